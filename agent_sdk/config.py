@@ -1,0 +1,620 @@
+"""Configuration: one TOML file, core sections as pydantic models, plugin tables by JSON Schema.
+
+Where the file comes from, first match wins:
+
+1. ``--config PATH`` (the ``path`` argument),
+2. the ``AGENT_SDK_CONFIG`` environment variable,
+3. ``agent-sdk.toml`` in the working directory,
+4. nothing: every default applies.
+
+Then ``AGENT_SDK__<SECTION>__<KEY>[__<KEY>...]`` environment variables override single values
+(``AGENT_SDK__LOGGING__LEVEL=debug``, ``AGENT_SDK__PLUGINS__SQLITE__PATH=/data/a.db``); a value
+is read as a TOML literal when it parses as one (``10``, ``true``, ``["a"]``), else as a string.
+
+Validation happens before any work starts and reports *every* problem at once, each naming the
+file, the dotted key path, what was expected and what was found:
+
+* core sections (``[logging]``, ``[storage]``, ``[sandbox]``, ``[models.<name>]``...) are
+  pydantic models; unknown keys are errors;
+* each ``[plugins.<name>]`` table is validated with :mod:`jsonschema` against that plugin's
+  schema (the merged ``Config`` models of the components it registers);
+* ``[models.<name>]`` options are validated against the chosen provider's schema.
+
+Secret values are never in the file: settings that hold one take a reference
+(``{ env = "NAME" }`` or ``{ keyring = "service/username" }``), see :mod:`agent_sdk.secrets`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent_sdk.errors import ConfigError, ConfigIssue, PluginError, UnknownComponentError
+
+if TYPE_CHECKING:
+    from agent_sdk.kinds.base import Component
+    from agent_sdk.plugins import AgentSDKPluginManager, Registry
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "DEFAULT_CONFIG_FILE",
+    "ENV_OVERRIDE_PREFIX",
+    "Config",
+    "LoggingSection",
+    "ModelSection",
+    "SandboxSection",
+    "StorageSection",
+    "build_component_config",
+    "core_schema",
+    "find_config_file",
+    "full_schema",
+    "load_config",
+    "merge_config_schemas",
+    "read_toml",
+]
+
+DEFAULT_CONFIG_FILE = "agent-sdk.toml"
+CONFIG_ENV_VAR = "AGENT_SDK_CONFIG"
+ENV_OVERRIDE_PREFIX = "AGENT_SDK__"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoggingSection(_Section):
+    """``[logging]``: how the CLI configures structured logs."""
+
+    format: Literal["auto", "console", "json"] = Field(
+        "auto", description="console on a terminal, JSON lines otherwise (auto)."
+    )
+    level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="Minimum level logged."
+    )
+
+
+class StorageSection(_Section):
+    """``[storage]``: which storage backend keeps runs; its settings go in ``[plugins.<name>]``."""
+
+    backend: str = Field("sqlite", description="Registered storage backend name.")
+
+
+class SandboxSection(_Section):
+    """``[sandbox]``: which sandbox runs agent-submitted code."""
+
+    backend: str = Field("bwrap", description="Registered sandbox name. Never falls back to none.")
+
+
+class ModelSection(BaseModel):
+    """``[models.<name>]``: a named model: a ``provider`` plus that provider's options.
+
+    Every key other than ``provider`` is an option of the provider, validated against its
+    ``Config`` schema; options override the provider plugin's ``[plugins.<plugin>]`` table.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    provider: str = Field(description="Registered model provider name, e.g. 'llamacpp'.")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The provider options (every key except ``provider``)."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class PluginsSection(BaseModel):
+    """``[plugins]``: ``disabled = [...]`` plus one ``[plugins.<name>]`` table per plugin."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    disabled: list[str] = Field(
+        default_factory=list, description="Plugin names never loaded (entry-point names)."
+    )
+
+    def settings(self, plugin: str) -> dict[str, Any]:
+        """The ``[plugins.<plugin>]`` table, or ``{}``."""
+        value = (self.__pydantic_extra__ or {}).get(plugin, {})
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    def configured(self) -> list[str]:
+        """Names of the plugins that have a table."""
+        return sorted(self.__pydantic_extra__ or {})
+
+
+class Config(_Section):
+    """The whole configuration file.
+
+    Attributes:
+        source: where it came from: a file path, ``"<defaults>"`` or ``"<string>"``.
+        logging: ``[logging]``.
+        storage: ``[storage]``.
+        sandbox: ``[sandbox]``.
+        models: ``[models.<name>]`` tables.
+        plugins: ``[plugins]`` (``disabled`` and per-plugin tables).
+    """
+
+    source: str = Field("<defaults>", exclude=True, description="Where this configuration came from.")
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    storage: StorageSection = Field(default_factory=StorageSection)
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    models: dict[str, ModelSection] = Field(default_factory=dict)
+    plugins: PluginsSection = Field(default_factory=PluginsSection)
+
+    def to_toml_dict(self, *, redact: bool = True) -> dict[str, Any]:
+        """Return the configuration as plain data (what ``agent-sdk config show`` prints).
+
+        Secret *references* are shown as references; with ``redact`` every value under a
+        sensitive key (``password``, ``token``...) and every registered secret is masked.
+        """
+        data = self.model_dump(mode="json", exclude={"source"})
+        if redact:
+            from agent_sdk.secrets import REDACTOR
+
+            data = REDACTOR.redact_value(data)
+        return data
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def find_config_file(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Path | None:
+    """Return the configuration file to use, or ``None`` for defaults.
+
+    Raises:
+        ConfigError: a file named by *path* or ``AGENT_SDK_CONFIG`` does not exist.
+    """
+    env = os.environ if env is None else env
+    explicit, origin = (path, "--config") if path else (env.get(CONFIG_ENV_VAR), CONFIG_ENV_VAR)
+    if explicit:
+        candidate = Path(explicit)
+        if not candidate.is_file():
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        str(candidate),
+                        "",
+                        f"configuration file not found (named by {origin})",
+                        "check the path, or run without it to use ./agent-sdk.toml or defaults",
+                    )
+                ]
+            )
+        return candidate
+    default = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file.
+
+    Raises:
+        ConfigError: unreadable or invalid TOML; the issue names the file, line and column.
+    """
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            [ConfigIssue(str(path), "", f"invalid TOML: {exc}", "fix the syntax at that line")]
+        ) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(str(path), "", f"cannot read file: {exc.strerror}")]) from None
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_env_overrides(
+    data: dict[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Apply ``AGENT_SDK__SECTION__KEY`` variables to *data*.
+
+    Returns:
+        ``(new data, {dotted key path: variable name})`` so errors can name the variable.
+    """
+    origins: dict[str, str] = {}
+    result = json.loads(json.dumps(data))  # deep copy of plain TOML data
+    for var in sorted(env):
+        if not var.startswith(ENV_OVERRIDE_PREFIX):
+            continue
+        parts = [p.lower() for p in var[len(ENV_OVERRIDE_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = result
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = _parse_env_value(env[var])
+        origins[".".join(parts)] = var
+    return result, origins
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _source_for(key_path: str, default: str, origins: Mapping[str, str]) -> str:
+    for path, var in origins.items():
+        if key_path == path or key_path.startswith(path + "."):
+            return f"environment variable {var}"
+    return default
+
+
+def _pydantic_issues(
+    exc: ValidationError, source: str, prefix: str, origins: Mapping[str, str]
+) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        key_path = ".".join([prefix, *loc] if prefix else loc)
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+            hint = "remove it or check its spelling (`agent-sdk schema` lists every key)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+            hint = None
+        else:
+            message = f"{err['msg']}; found {_describe(err.get('input'))}"
+            hint = None
+        issues.append(ConfigIssue(_source_for(key_path, source, origins), key_path, message, hint))
+    return issues
+
+
+def _jsonschema_issues(
+    schema: dict[str, Any],
+    value: Any,
+    source: str,
+    prefix: str,
+    origins: Mapping[str, str],
+) -> list[ConfigIssue]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    issues = []
+    for err in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        path = [prefix, *[str(p) for p in err.absolute_path]]
+        key_path = ".".join(p for p in path if p)
+        hint = None
+        if err.validator == "additionalProperties":
+            allowed = sorted((err.schema.get("properties") or {}) if isinstance(err.schema, dict) else [])
+            extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+            for key in extra or [""]:
+                issues.append(
+                    ConfigIssue(
+                        _source_for(f"{key_path}.{key}", source, origins),
+                        f"{key_path}.{key}" if key else key_path,
+                        "unknown key",
+                        f"allowed keys: {', '.join(allowed) or 'none'}",
+                    )
+                )
+            continue
+        if err.validator == "required":
+            message = f"required key is missing: {err.message}"
+        else:
+            expected = err.schema.get("description") if isinstance(err.schema, dict) else None
+            message = f"{err.message}"
+            if expected and err.validator in ("type", "enum", "pattern", "minimum", "maximum"):
+                hint = f"expected: {expected}"
+        issues.append(ConfigIssue(_source_for(key_path, source, origins), key_path, message, hint))
+    return issues
+
+
+def merge_config_schemas(
+    plugin: str, configs: Iterable[tuple[str, type[BaseModel]]]
+) -> dict[str, Any]:
+    """Merge the ``Config`` models of a plugin's components into the schema of its table.
+
+    Args:
+        plugin: the plugin's name (for the title and error messages).
+        configs: ``(label, Config model)`` pairs, e.g. ``("tool:http_fetch", Config)``.
+
+    Returns:
+        A JSON Schema object: the union of the models' properties, ``additionalProperties``
+        false, the required keys of each model, and their ``$defs``.
+
+    Raises:
+        PluginError: two components define one property (or one ``$defs`` entry) differently.
+    """
+    properties: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    required: set[str] = set()
+    defs: dict[str, Any] = {}
+    for label, model in configs:
+        schema = model.model_json_schema()
+        for name, prop in (schema.get("properties") or {}).items():
+            if name in properties and properties[name] != prop:
+                raise PluginError(
+                    f"plugin {plugin!r}: {owners[name]} and {label} define setting {name!r} "
+                    "differently, so [plugins." + plugin + "] cannot hold both",
+                    hint="share one Config model between the plugin's components",
+                )
+            properties[name] = prop
+            owners.setdefault(name, label)
+        required.update(schema.get("required") or [])
+        for name, definition in (schema.get("$defs") or {}).items():
+            if name in defs and defs[name] != definition:
+                raise PluginError(
+                    f"plugin {plugin!r}: two Config models define a different {name!r} type"
+                )
+            defs[name] = definition
+    merged: dict[str, Any] = {
+        "type": "object",
+        "title": f"[plugins.{plugin}]",
+        "additionalProperties": False,
+        "properties": dict(sorted(properties.items())),
+    }
+    if required:
+        merged["required"] = sorted(required)
+    if defs:
+        merged["$defs"] = dict(sorted(defs.items()))
+    return merged
+
+
+def _validate_plugins(
+    data: Mapping[str, Any],
+    registry: Registry,
+    pm: AgentSDKPluginManager,
+    source: str,
+    origins: Mapping[str, str],
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    plugins = data.get("plugins")
+    if plugins is None:
+        return issues
+    if not isinstance(plugins, Mapping):
+        return [ConfigIssue(source, "plugins", f"expected a table, found {_describe(plugins)}")]
+    for name, table in plugins.items():
+        key_path = f"plugins.{name}"
+        if name == "disabled":
+            continue
+        record = pm.records.get(name)
+        if record is None:
+            installed = ", ".join(sorted(n for n, r in pm.records.items() if r.status == "loaded"))
+            issues.append(
+                ConfigIssue(
+                    _source_for(key_path, source, origins),
+                    key_path,
+                    f"no plugin named {name!r} is installed (installed: {installed or 'none'})",
+                    f"pip install agent-sdk-{name}, or remove the [plugins.{name}] table",
+                )
+            )
+            continue
+        if record.status == "blocked":
+            continue  # configured but switched off: nothing to validate against
+        if record.status == "failed":
+            issues.append(
+                ConfigIssue(
+                    source,
+                    key_path,
+                    f"plugin {name!r} failed to load, so its settings cannot be checked: "
+                    f"{record.error}",
+                    "see `agent-sdk plugins list`",
+                )
+            )
+            continue
+        if not isinstance(table, Mapping):
+            issues.append(ConfigIssue(source, key_path, f"expected a table, found {_describe(table)}"))
+            continue
+        try:
+            schema = registry.plugin_schema(name)
+        except PluginError as exc:
+            issues.append(ConfigIssue(source, key_path, exc.message, exc.hint))
+            continue
+        issues += _jsonschema_issues(schema, dict(table), source, key_path, origins)
+    return issues
+
+
+def _validate_models(
+    config: Config, registry: Registry, source: str, origins: Mapping[str, str]
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for model_name, section in config.models.items():
+        key_path = f"models.{model_name}"
+        try:
+            entry = registry.entry("model", section.provider)
+        except UnknownComponentError as exc:
+            issues.append(
+                ConfigIssue(
+                    _source_for(f"{key_path}.provider", source, origins),
+                    f"{key_path}.provider",
+                    exc.message,
+                    exc.hint,
+                )
+            )
+            continue
+        schema = entry.cls.Config.model_json_schema()
+        schema["additionalProperties"] = False
+        issues += _jsonschema_issues(schema, section.options, source, key_path, origins)
+    return issues
+
+
+def _validate_references(
+    config: Config, data: Mapping[str, Any], registry: Registry, source: str, origins: Mapping[str, str]
+) -> list[ConfigIssue]:
+    issues = []
+    for section, kind in (("storage", "storage"), ("sandbox", "sandbox")):
+        raw = data.get(section)
+        if not (isinstance(raw, Mapping) and "backend" in raw):
+            continue  # defaults are checked when the component is first needed
+        name = getattr(config, section).backend
+        try:
+            registry.entry(kind, name)  # type: ignore[arg-type]
+        except UnknownComponentError as exc:
+            key_path = f"{section}.backend"
+            issues.append(ConfigIssue(_source_for(key_path, source, origins), key_path, exc.message, exc.hint))
+    return issues
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    text: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    pm: AgentSDKPluginManager | None = None,
+    source: str = "<string>",
+) -> Config:
+    """Load, override from the environment, and validate the configuration.
+
+    Exactly one of *path*, *text* or *data* may be given; with none, the file is found by
+    :func:`find_config_file` (or defaults apply).
+
+    Args:
+        path: a TOML file.
+        text: TOML text (tests, ``--config -``).
+        data: already-parsed data.
+        env: environment for overrides and file discovery (default ``os.environ``).
+        pm: the plugin manager whose plugins' schemas validate ``[plugins.*]`` and whose
+            registry resolves providers. Without one, plugin tables are not validated (use
+            :func:`agent_sdk.app.load_app` for the full check).
+        source: the name used in messages for *text* / *data*.
+
+    Returns:
+        The validated :class:`Config`.
+
+    Raises:
+        ConfigError: listing every problem found (file, dotted key path, expected, found).
+    """
+    env = os.environ if env is None else env
+    if sum(x is not None for x in (path, text, data)) > 1:
+        raise ValueError("give at most one of path, text or data")
+    raw: dict[str, Any]
+    if text is not None:
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([ConfigIssue(source, "", f"invalid TOML: {exc}")]) from None
+    elif data is not None:
+        raw = dict(data)
+    else:
+        found = find_config_file(path, env=env)
+        if found is None:
+            raw, source = {}, "<defaults>"
+        else:
+            raw, source = read_toml(found), str(found)
+    raw, origins = apply_env_overrides(raw, env)
+
+    issues: list[ConfigIssue] = []
+    try:
+        config = Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        issues += _pydantic_issues(exc, source, "", origins)
+        config = None
+    if pm is not None:
+        registry = pm.registry(tolerate_conflicts=True)
+        for conflict in registry.conflicts:
+            issues.append(ConfigIssue(source, "plugins", conflict.message, conflict.hint))
+        issues += _validate_plugins(raw, registry, pm, source, origins)
+        if config is not None:
+            issues += _validate_models(config, registry, source, origins)
+            issues += _validate_references(config, raw, registry, source, origins)
+    if issues or config is None:
+        raise ConfigError(issues)
+    if pm is not None:
+        pm.hook.agent_sdk_configure(config=config)
+    return config
+
+
+def build_component_config(
+    cls: type[Component],
+    config: Config,
+    plugin: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    where: str = "",
+) -> BaseModel:
+    """Build the ``Config`` instance a component is created with.
+
+    The component gets the keys of ``[plugins.<plugin>]`` that its ``Config`` declares, then
+    *overrides* (e.g. a ``[models.<name>]`` table's options) on top.
+
+    Raises:
+        ConfigError: the merged values do not validate; paths are prefixed with *where*.
+    """
+    fields = cls.Config.model_fields
+    values = {k: v for k, v in config.plugins.settings(plugin).items() if k in fields}
+    values.update(overrides or {})
+    try:
+        return cls.Config.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_issues(exc, config.source, where or f"plugins.{plugin}", {})) from None
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def core_schema() -> dict[str, Any]:
+    """JSON Schema of the core sections (no plugin tables)."""
+    schema = Config.model_json_schema()
+    schema.get("properties", {}).pop("source", None)
+    return schema
+
+
+def _rebase_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (f"#/$defs/{prefix}{v[len('#/$defs/'):]}" if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/") else _rebase_refs(v, prefix))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rebase_refs(v, prefix) for v in node]
+    return node
+
+
+def full_schema(pm: AgentSDKPluginManager) -> dict[str, Any]:
+    """The merged JSON Schema of the core sections and every loaded plugin's table.
+
+    This is what ``agent-sdk schema`` prints; each plugin's ``$defs`` are hoisted to the root
+    under ``<plugin>__<name>`` so references stay valid in one document.
+    """
+    registry = pm.registry(tolerate_conflicts=True)
+    schema = core_schema()
+    defs: dict[str, Any] = dict(schema.pop("$defs", {}))
+    plugin_props: dict[str, Any] = {
+        "disabled": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Plugin names never loaded (entry-point names).",
+        }
+    }
+    for name in sorted(pm.records):
+        if pm.records[name].status != "loaded":
+            continue
+        try:
+            plugin_schema = registry.plugin_schema(name)
+        except PluginError:
+            continue
+        prefix = f"{name}__"
+        for def_name, definition in plugin_schema.pop("$defs", {}).items():
+            defs[prefix + def_name] = _rebase_refs(definition, prefix)
+        plugin_props[name] = _rebase_refs(plugin_schema, prefix)
+    schema["properties"]["plugins"] = {
+        "type": "object",
+        "description": "Plugin policy and one table per plugin, validated against its schema.",
+        "properties": plugin_props,
+        "additionalProperties": False,
+    }
+    schema["$defs"] = dict(sorted(defs.items()))
+    return {"$schema": JSON_SCHEMA_DIALECT, "title": "agent-sdk configuration", **schema}

@@ -1,0 +1,263 @@
+"""Secret references, their resolution, and the redactor.
+
+Secrets never appear in a configuration file. A setting that holds one takes a *reference*::
+
+    api_key = { env = "OPENAI_API_KEY" }            # from the environment
+    api_key = { keyring = "agent-sdk/openai" }      # from the OS keyring: "service/username"
+
+References are resolved late (when a component needs the value), by :func:`resolve`. Every
+resolved value is registered with :data:`REDACTOR`, which masks it in logs, traces, stored
+events and error messages. A plain string where a secret is expected is a configuration error:
+there is no plaintext fallback.
+
+The keyring is optional. On a headless machine it usually has no backend; that is reported as
+"not found" with instructions, and never hangs: a keyring call that takes longer than
+:data:`KEYRING_TIMEOUT_S` is abandoned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent_sdk.errors import SecretError
+
+__all__ = [
+    "KEYRING_TIMEOUT_S",
+    "REDACTED",
+    "REDACTOR",
+    "SENSITIVE_KEY_RE",
+    "Redactor",
+    "SecretRef",
+    "is_secret_ref",
+    "keyring_backend_available",
+    "resolve",
+]
+
+REDACTED = "***"
+KEYRING_TIMEOUT_S = 5.0
+"""Seconds to wait for a keyring backend before treating the secret as not found."""
+
+SENSITIVE_KEY_RE = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|authorization|auth|credential|private[_-]?key|"
+    r"cookie|session[_-]?id)",
+    re.IGNORECASE,
+)
+"""Mapping keys whose values are masked whatever they hold (``api_key``, ``Authorization``...)."""
+
+
+class SecretRef(BaseModel):
+    """A reference to a secret: exactly one of ``env`` or ``keyring``.
+
+    Attributes:
+        env: name of an environment variable.
+        keyring: ``"service/username"`` in the OS keyring.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | None = Field(None, description="Environment variable holding the secret.")
+    keyring: str | None = Field(
+        None, description='OS keyring entry as "service/username".', pattern=r"^[^/]+/.+$"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.keyring is None):
+            raise ValueError(
+                'a secret reference needs exactly one of env = "NAME" or keyring = "service/user"'
+            )
+        return self
+
+    def describe(self) -> str:
+        """``env:NAME`` or ``keyring:service/username`` (never the value)."""
+        return f"env:{self.env}" if self.env is not None else f"keyring:{self.keyring}"
+
+
+def is_secret_ref(value: Any) -> bool:
+    """``True`` if *value* is a :class:`SecretRef` or a dict shaped like one."""
+    if isinstance(value, SecretRef):
+        return True
+    return (
+        isinstance(value, Mapping)
+        and len(value) == 1
+        and next(iter(value)) in ("env", "keyring")
+        and isinstance(next(iter(value.values())), str)
+    )
+
+
+class Redactor:
+    """Masks registered secret values and sensitive keys.
+
+    Thread-safe. Values shorter than :attr:`min_length` characters are not registered (masking
+    every ``"a"`` in a log would destroy it, and such a value is no secret).
+    """
+
+    min_length = 4
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, value: str) -> None:
+        """Register a secret value for masking."""
+        if not isinstance(value, str) or len(value) < self.min_length:
+            return
+        with self._lock:
+            if value in self._values:
+                return
+            self._values.add(value)
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def clear(self) -> None:
+        """Forget every registered value (tests)."""
+        with self._lock:
+            self._values.clear()
+            self._pattern = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def redact(self, text: str) -> str:
+        """Return *text* with every registered secret replaced by ``***``."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def redact_value(self, value: Any, *, _depth: int = 0) -> Any:
+        """Return a copy of *value* (str, mapping, list/tuple, other) with secrets masked.
+
+        Strings are redacted; values under sensitive keys (:data:`SENSITIVE_KEY_RE`) are
+        replaced by ``***``; containers are walked up to 20 levels deep.
+        """
+        if isinstance(value, str):
+            return self.redact(value)
+        if _depth > 20:
+            return value
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if isinstance(key, str) and SENSITIVE_KEY_RE.search(key) and item not in (None, ""):
+                    out[key] = item if is_secret_ref(item) else REDACTED
+                else:
+                    out[key] = self.redact_value(item, _depth=_depth + 1)
+            return out
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact_value(v, _depth=_depth + 1) for v in value)
+        return value
+
+
+REDACTOR = Redactor()
+"""The process-wide redactor used by logs, traces, storage and error messages."""
+
+
+def keyring_backend_available() -> tuple[bool, str]:
+    """Return ``(available, backend description)`` for the OS keyring, without hanging."""
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        return False, "the keyring package is not installed"
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        return False, "no keyring backend is available on this machine"
+    try:
+        from keyring.backends import chainer
+
+        if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
+            return False, "no keyring backend is available on this machine"
+    except ImportError:  # pragma: no cover
+        pass
+    return True, f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def _keyring_call(fn: Any, *args: Any) -> Any:
+    """Call a keyring function in a daemon thread, abandoning it after KEYRING_TIMEOUT_S."""
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["value"] = fn(*args)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, name="agent-sdk-keyring", daemon=True)
+    thread.start()
+    thread.join(KEYRING_TIMEOUT_S)
+    if thread.is_alive():
+        raise SecretError(
+            f"the keyring backend did not answer within {KEYRING_TIMEOUT_S:.0f}s",
+            hint="use an environment variable reference instead: { env = \"NAME\" }",
+        )
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def _split_keyring(ref: str) -> tuple[str, str]:
+    service, _, username = ref.partition("/")
+    if not service or not username:
+        raise SecretError(
+            f"keyring reference {ref!r} must look like \"service/username\"",
+            hint='e.g. api_key = { keyring = "agent-sdk/openai" }',
+        )
+    return service, username
+
+
+def resolve(
+    ref: SecretRef | Mapping[str, str], *, env: Mapping[str, str] | None = None, where: str = ""
+) -> str:
+    """Resolve a secret reference to its value and register the value with :data:`REDACTOR`.
+
+    Args:
+        ref: a :class:`SecretRef` or a dict ``{"env": ...}`` / ``{"keyring": ...}``.
+        env: environment to read (default ``os.environ``).
+        where: the setting's dotted key path, for error messages (e.g. ``"plugins.openai.api_key"``).
+
+    Returns:
+        The secret value.
+
+    Raises:
+        SecretError: the variable is unset or empty, the keyring has no backend or no entry, or
+            the keyring did not answer; the message says how to set the secret.
+    """
+    sref = ref if isinstance(ref, SecretRef) else SecretRef.model_validate(dict(ref))
+    at = f" (needed by {where})" if where else ""
+    if sref.env is not None:
+        source = os.environ if env is None else env
+        value = source.get(sref.env)
+        if not value:
+            raise SecretError(
+                f"secret {sref.describe()}{at} is not set",
+                hint=f"export {sref.env}=... before starting agent-sdk",
+            )
+        REDACTOR.add(value)
+        return value
+    assert sref.keyring is not None
+    service, username = _split_keyring(sref.keyring)
+    available, detail = keyring_backend_available()
+    if not available:
+        raise SecretError(
+            f"secret {sref.describe()}{at} not found: {detail}",
+            hint="use an environment variable reference ({ env = \"NAME\" }) on headless "
+            "machines, or install a keyring backend and run "
+            f"`agent-sdk keys set {sref.keyring}`",
+        )
+    import keyring
+
+    value = _keyring_call(keyring.get_password, service, username)
+    if not value:
+        raise SecretError(
+            f"secret {sref.describe()}{at} not found in the keyring ({detail})",
+            hint=f"store it with `agent-sdk keys set {sref.keyring}`",
+        )
+    REDACTOR.add(value)
+    return str(value)
