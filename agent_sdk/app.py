@@ -71,7 +71,9 @@ class App:
             ConfigError: the merged settings do not validate.
         """
         entry = self.registry.entry(kind, name)
-        config = build_component_config(entry.cls, self.config, entry.plugin, overrides, where=where)
+        config = build_component_config(
+            entry.cls, self.config, entry.plugin, overrides, where=where
+        )
         return entry.cls(config)
 
     def create_model(self, name: str) -> Component:

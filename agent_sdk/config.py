@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_sdk.errors import ConfigError, ConfigIssue, PluginError, UnknownComponentError
+from agent_sdk.reliability.breaker import BreakerPolicy
+from agent_sdk.reliability.ratelimit import RateLimitPolicy
+from agent_sdk.reliability.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from agent_sdk.kinds.base import Component
@@ -109,6 +112,66 @@ class ModelSection(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+class AgentSection(BaseModel):
+    """``[agents.<name>]``: a configured agent: its ``type``, model, tools and limits.
+
+    Every key not listed here is an option of the agent type, validated against its ``Config``
+    schema (e.g. ``system_prompt``).
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field("", description="Set from the table name.")
+    type: str = Field(description="Registered agent type, e.g. 'tool-agent'.")
+    model: str = Field("default", description="A [models.<name>] entry or a provider name.")
+    tools: list[str] | None = Field(
+        None, description="Tools the agent may call; unset: every registered tool."
+    )
+    max_turns: int | None = Field(10, ge=1, description="Model calls per task attempt.")
+    max_tool_calls: int | None = Field(50, ge=0, description="Tool calls per task attempt.")
+    token_budget: int | None = Field(
+        None, ge=1, description="Tokens (input + output) per task attempt; unset: no budget."
+    )
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The agent-type options (every key not a core agent setting)."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class RuntimeSection(_Section):
+    """``[runtime]``: engine defaults, limits and reliability policies."""
+
+    concurrency: int = Field(4, ge=1, le=1024, description="Tasks running at once per run.")
+    task_timeout_s: float = Field(
+        600.0, gt=0, description="Default wall clock of one task attempt, seconds."
+    )
+    max_parallel_tool_calls: int = Field(
+        8, ge=1, le=256, description="Tool calls of one model response run concurrently."
+    )
+    cancel_poll_s: float = Field(
+        1.0, gt=0, description="How often a run checks storage for a cancel request, seconds."
+    )
+    workspace: str | None = Field(
+        None, description="Directory given to tools as their workspace (default: cwd)."
+    )
+    model_retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(), description="Retries of transient model errors."
+    )
+    task_retry: RetryPolicy = Field(
+        default_factory=lambda: RetryPolicy(initial_s=1.0, timeout_s=None),
+        description="Backoff between task attempts (a task's `retries` sets how many).",
+    )
+    breaker: BreakerPolicy = Field(
+        default_factory=lambda: BreakerPolicy(),
+        description="Circuit breaker per model ('model:<name>') and per tool ('tool:<name>').",
+    )
+    rate_limits: dict[str, RateLimitPolicy] = Field(
+        default_factory=dict,
+        description="Rate limits keyed 'model:<name>' or 'tool:<name>'.",
+    )
+
+
 class PluginsSection(BaseModel):
     """``[plugins]``: ``disabled = [...]`` plus one ``[plugins.<name>]`` table per plugin."""
 
@@ -140,12 +203,44 @@ class Config(_Section):
         plugins: ``[plugins]`` (``disabled`` and per-plugin tables).
     """
 
-    source: str = Field("<defaults>", exclude=True, description="Where this configuration came from.")
+    source: str = Field(
+        "<defaults>", exclude=True, description="Where this configuration came from."
+    )
     logging: LoggingSection = Field(default_factory=LoggingSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection)
     models: dict[str, ModelSection] = Field(default_factory=dict)
+    agents: dict[str, AgentSection] = Field(default_factory=dict)
+    workflows: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="[workflows.<name>] tables; see agent_sdk.runtime.workflow for their keys.",
+    )
     plugins: PluginsSection = Field(default_factory=PluginsSection)
+
+    def workflow(self, name: str) -> Any:
+        """The validated :class:`~agent_sdk.runtime.workflow.WorkflowDef` named *name*.
+
+        Raises:
+            WorkflowValidationError: unknown name (listing the known ones) or invalid definition.
+        """
+        from agent_sdk.errors import WorkflowValidationError
+        from agent_sdk.runtime.workflow import WorkflowDef
+
+        if name not in self.workflows:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise WorkflowValidationError(
+                f"{self.source}: no workflow named {name!r} (defined: {known})",
+                hint="add a [workflows.<name>] table or pick one of the defined workflows",
+            )
+        return WorkflowDef.from_mapping(name, self.workflows[name], source=self.source)
+
+    def agent(self, name: str) -> AgentSection:
+        """The ``[agents.<name>]`` section, or one made from a bare agent type name."""
+        section = self.agents.get(name)
+        if section is not None:
+            return section.model_copy(update={"name": name})
+        return AgentSection(name=name, type=name)
 
     def to_toml_dict(self, *, redact: bool = True) -> dict[str, Any]:
         """Return the configuration as plain data (what ``agent-sdk config show`` prints).
@@ -209,7 +304,9 @@ def read_toml(path: Path) -> dict[str, Any]:
             [ConfigIssue(str(path), "", f"invalid TOML: {exc}", "fix the syntax at that line")]
         ) from None
     except OSError as exc:
-        raise ConfigError([ConfigIssue(str(path), "", f"cannot read file: {exc.strerror}")]) from None
+        raise ConfigError(
+            [ConfigIssue(str(path), "", f"cannot read file: {exc.strerror}")]
+        ) from None
 
 
 def _parse_env_value(raw: str) -> Any:
@@ -255,6 +352,19 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_SECRET_HINT = (
+    'a secret setting takes a reference, never the value: { env = "NAME" } or '
+    '{ keyring = "service/username" }'
+)
+
+
+def _holds_secret(key_path: str) -> bool:
+    """``True`` if a key on *key_path* is sensitive: its value must never be echoed."""
+    from agent_sdk.secrets import is_sensitive_key
+
+    return any(is_sensitive_key(part) for part in key_path.split("."))
+
+
 def _source_for(key_path: str, default: str, origins: Mapping[str, str]) -> str:
     for path, var in origins.items():
         if key_path == path or key_path.startswith(path + "."):
@@ -275,6 +385,10 @@ def _pydantic_issues(
         elif err["type"] == "missing":
             message = "required key is missing"
             hint = None
+        elif _holds_secret(key_path):
+            found = type(err.get("input")).__name__
+            message = f"{err['msg']}; found a {found} (not shown: the setting holds a secret)"
+            hint = _SECRET_HINT
         else:
             message = f"{err['msg']}; found {_describe(err.get('input'))}"
             hint = None
@@ -298,8 +412,12 @@ def _jsonschema_issues(
         key_path = ".".join(p for p in path if p)
         hint = None
         if err.validator == "additionalProperties":
-            allowed = sorted((err.schema.get("properties") or {}) if isinstance(err.schema, dict) else [])
-            extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+            allowed = sorted(
+                (err.schema.get("properties") or {}) if isinstance(err.schema, dict) else []
+            )
+            extra = (
+                sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+            )
             for key in extra or [""]:
                 issues.append(
                     ConfigIssue(
@@ -311,7 +429,29 @@ def _jsonschema_issues(
                 )
             continue
         if err.validator == "required":
+            present = err.instance if isinstance(err.instance, dict) else {}
+            missing = [k for k in err.validator_value if k not in present]
+            for key in missing:
+                if any(i.key_path == f"{key_path}.{key}" for i in issues):
+                    continue  # jsonschema reports each missing key once per "required" error
+                issues.append(
+                    ConfigIssue(
+                        _source_for(key_path, source, origins),
+                        f"{key_path}.{key}",
+                        "required key is missing",
+                        None,
+                    )
+                )
+            if missing:
+                continue
             message = f"required key is missing: {err.message}"
+        elif _holds_secret(key_path):
+            # never echo what may be a pasted plaintext secret
+            message = err.message.replace(repr(err.instance), f"a {type(err.instance).__name__}")
+            if isinstance(err.instance, str) and err.instance in message:
+                message = message.replace(err.instance, "***")
+            message += " (value not shown: the setting holds a secret)"
+            hint = _SECRET_HINT
         else:
             expected = err.schema.get("description") if isinstance(err.schema, dict) else None
             message = f"{err.message}"
@@ -415,7 +555,9 @@ def _validate_plugins(
             )
             continue
         if not isinstance(table, Mapping):
-            issues.append(ConfigIssue(source, key_path, f"expected a table, found {_describe(table)}"))
+            issues.append(
+                ConfigIssue(source, key_path, f"expected a table, found {_describe(table)}")
+            )
             continue
         try:
             schema = registry.plugin_schema(name)
@@ -426,11 +568,28 @@ def _validate_plugins(
     return issues
 
 
+def _model_sections(data: Mapping[str, Any]) -> dict[str, ModelSection]:
+    """The ``[models.<name>]`` tables that validate as :class:`ModelSection`.
+
+    Built from the raw data so that models are checked even when another core section is
+    invalid (every problem is reported at once); invalid tables are reported by the core model.
+    """
+    sections: dict[str, ModelSection] = {}
+    models = data.get("models")
+    if isinstance(models, Mapping):
+        for name, table in models.items():
+            try:
+                sections[str(name)] = ModelSection.model_validate(table)
+            except ValidationError:
+                continue
+    return sections
+
+
 def _validate_models(
-    config: Config, registry: Registry, source: str, origins: Mapping[str, str]
+    data: Mapping[str, Any], registry: Registry, source: str, origins: Mapping[str, str]
 ) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
-    for model_name, section in config.models.items():
+    for model_name, section in _model_sections(data).items():
         key_path = f"models.{model_name}"
         try:
             entry = registry.entry("model", section.provider)
@@ -446,24 +605,98 @@ def _validate_models(
             continue
         schema = entry.cls.Config.model_json_schema()
         schema["additionalProperties"] = False
+        # Options override the plugin's table (build_component_config), so a required key set
+        # there need not be repeated in every [models.<name>] table.
+        plugin_table = (data.get("plugins") or {}).get(entry.plugin)
+        if isinstance(plugin_table, Mapping) and schema.get("required"):
+            schema["required"] = [k for k in schema["required"] if k not in plugin_table]
         issues += _jsonschema_issues(schema, section.options, source, key_path, origins)
     return issues
 
 
 def _validate_references(
-    config: Config, data: Mapping[str, Any], registry: Registry, source: str, origins: Mapping[str, str]
+    data: Mapping[str, Any], registry: Registry, source: str, origins: Mapping[str, str]
 ) -> list[ConfigIssue]:
     issues = []
     for section, kind in (("storage", "storage"), ("sandbox", "sandbox")):
         raw = data.get(section)
-        if not (isinstance(raw, Mapping) and "backend" in raw):
-            continue  # defaults are checked when the component is first needed
-        name = getattr(config, section).backend
+        if not (isinstance(raw, Mapping) and isinstance(raw.get("backend"), str)):
+            continue  # defaults are checked when needed; a non-string is a core-model issue
+        name = raw["backend"]
         try:
             registry.entry(kind, name)  # type: ignore[arg-type]
         except UnknownComponentError as exc:
             key_path = f"{section}.backend"
-            issues.append(ConfigIssue(_source_for(key_path, source, origins), key_path, exc.message, exc.hint))
+            issues.append(
+                ConfigIssue(_source_for(key_path, source, origins), key_path, exc.message, exc.hint)
+            )
+    return issues
+
+
+def _validate_runtime(
+    config: Config, registry: Registry, source: str, origins: Mapping[str, str]
+) -> list[ConfigIssue]:
+    from agent_sdk.errors import WorkflowValidationError
+    from agent_sdk.runtime.workflow import WorkflowDef
+
+    issues: list[ConfigIssue] = []
+
+    def issue(key_path: str, message: str, hint: str | None = None) -> None:
+        issues.append(ConfigIssue(_source_for(key_path, source, origins), key_path, message, hint))
+
+    def check_model(key_path: str, model: str) -> None:
+        if model in config.models or model in registry.names("model"):
+            return
+        configured = ", ".join(sorted(config.models)) or "none"
+        issue(
+            key_path,
+            f"no model named {model!r}: not a [models.<name>] table (configured: {configured}) "
+            f"nor a registered provider ({', '.join(registry.names('model')) or 'none'})",
+            f"add a [models.{model}] table with a provider",
+        )
+
+    for name, section in config.agents.items():
+        key_path = f"agents.{name}"
+        try:
+            entry = registry.entry("agent", section.type)
+        except UnknownComponentError as exc:
+            issue(f"{key_path}.type", exc.message, exc.hint)
+            continue
+        schema = entry.cls.Config.model_json_schema()
+        schema["additionalProperties"] = False
+        issues.extend(_jsonschema_issues(schema, section.options, source, key_path, origins))
+        check_model(f"{key_path}.model", section.model)
+        for index, tool in enumerate(section.tools or []):
+            if tool not in registry.names("tool"):
+                issue(
+                    f"{key_path}.tools[{index}]",
+                    f"no tool named {tool!r} is registered",
+                    f"registered tools: {', '.join(registry.names('tool')) or 'none'}",
+                )
+    for name, table in config.workflows.items():
+        try:
+            workflow = WorkflowDef.from_mapping(name, table, source=source)
+        except WorkflowValidationError as exc:
+            issues.extend(exc.issues or [ConfigIssue(source, f"workflows.{name}", exc.message)])
+            continue
+        for index, task in enumerate(workflow.tasks):
+            key_path = f"workflows.{name}.tasks[{index}]"
+            if task.tool is not None and task.tool not in registry.names("tool"):
+                issue(
+                    f"{key_path}.tool",
+                    f"task {task.id!r}: no tool named {task.tool!r} is registered",
+                    f"registered tools: {', '.join(registry.names('tool')) or 'none'}",
+                )
+            if task.agent is not None and task.agent not in config.agents:
+                if task.agent not in registry.names("agent"):
+                    issue(
+                        f"{key_path}.agent",
+                        f"task {task.id!r}: no agent named {task.agent!r}: not an "
+                        f"[agents.<name>] table nor a registered agent type",
+                        f"configured agents: {', '.join(sorted(config.agents)) or 'none'}",
+                    )
+                else:
+                    check_model(f"{key_path}.agent", "default")
     return issues
 
 
@@ -527,9 +760,8 @@ def load_config(
         for conflict in registry.conflicts:
             issues.append(ConfigIssue(source, "plugins", conflict.message, conflict.hint))
         issues += _validate_plugins(raw, registry, pm, source, origins)
-        if config is not None:
-            issues += _validate_models(config, registry, source, origins)
-            issues += _validate_references(config, raw, registry, source, origins)
+        issues += _validate_models(raw, registry, source, origins)
+        issues += _validate_references(raw, registry, source, origins)
     if issues or config is None:
         raise ConfigError(issues)
     if pm is not None:
@@ -559,7 +791,9 @@ def build_component_config(
     try:
         return cls.Config.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_issues(exc, config.source, where or f"plugins.{plugin}", {})) from None
+        raise ConfigError(
+            _pydantic_issues(exc, config.source, where or f"plugins.{plugin}", {})
+        ) from None
 
 
 # --- schema -------------------------------------------------------------------------------
@@ -575,7 +809,11 @@ def core_schema() -> dict[str, Any]:
 def _rebase_refs(node: Any, prefix: str) -> Any:
     if isinstance(node, dict):
         return {
-            k: (f"#/$defs/{prefix}{v[len('#/$defs/'):]}" if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/") else _rebase_refs(v, prefix))
+            k: (
+                f"#/$defs/{prefix}{v[len('#/$defs/') :]}"
+                if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/")
+                else _rebase_refs(v, prefix)
+            )
             for k, v in node.items()
         }
     if isinstance(node, list):

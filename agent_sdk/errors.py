@@ -253,7 +253,18 @@ class WorkflowError(AgentSDKError):
 
 
 class WorkflowValidationError(WorkflowError):
-    """A workflow definition is invalid (cycle, unknown task id, unknown agent...)."""
+    """A workflow definition is invalid (cycle, unknown task id, unknown agent...).
+
+    Attributes:
+        issues: one :class:`ConfigIssue` per problem (key path, message, hint); may be empty
+            for a problem found while running (an unresolvable reference).
+    """
+
+    def __init__(
+        self, message: str, *, issues: Sequence[ConfigIssue] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.issues = list(issues)
 
 
 class BudgetExceededError(WorkflowError):
@@ -279,7 +290,7 @@ class CircuitOpenError(AgentSDKError):
         self.retry_after = retry_after
 
 
-class TimeoutError(AgentSDKError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(AgentSDKError, builtins.TimeoutError):
     """An operation ran past its deadline (task ``timeout_s``, run wall clock, tool timeout).
 
     Also a :class:`builtins.TimeoutError`, so ``except TimeoutError`` catches it either way.

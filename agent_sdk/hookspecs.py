@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Every agent-sdk hook specification, grouped by phase.
 
 A plugin implements any subset of these with :data:`agent_sdk.hookimpl`::
@@ -256,4 +257,3 @@ HOOK_NAMES: tuple[str, ...] = tuple(
     name for name in list(globals()) if name.startswith("agent_sdk_")
 )
 """Every hook name, in declaration order (used by the docs completeness test)."""
-

@@ -17,7 +17,7 @@ import logging as _stdlib_logging
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TextIO, cast
 
 import structlog
 
@@ -29,12 +29,43 @@ LogFormat = Literal["auto", "console", "json"]
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
+class _StderrProxy:
+    """Writes to whatever ``sys.stderr`` is *now* (pytest's capsys swaps it per test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def redact_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask registered secrets and sensitive keys in every field."""
     redacted: MutableMapping[str, Any] = REDACTOR.redact_value(dict(event_dict))
     return redacted
+
+
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is *now*.
+
+    Binding the logger to the ``sys.stderr`` object seen at configuration time would keep
+    writing to a stream that was since replaced (and perhaps closed): pytest's ``capsys``,
+    ``contextlib.redirect_stderr``, a daemon re-opening its streams.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 def configure_logging(
@@ -53,7 +84,7 @@ def configure_logging(
     """
     if level.lower() not in _LEVELS:
         raise ValueError(f"log level must be one of {sorted(_LEVELS)}, found {level!r}")
-    out = stream or sys.stderr
+    out: IO[str] | _Stderr = stream or _Stderr()
     if format == "auto":
         format = "console" if out.isatty() else "json"
     renderer: Any
@@ -73,7 +104,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, out)),
         cache_logger_on_first_use=False,
     )
     _stdlib_logging.captureWarnings(True)

@@ -116,7 +116,9 @@ class Message(_Frozen):
         return cls(role="user", content=content)
 
     @classmethod
-    def assistant(cls, content: str | None = None, tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+    def assistant(
+        cls, content: str | None = None, tool_calls: tuple[ToolCall, ...] = ()
+    ) -> Message:
         return cls(role="assistant", content=content, tool_calls=tool_calls)
 
     @classmethod
@@ -129,9 +131,7 @@ class ToolSpec(_Frozen):
 
     name: str
     description: str = ""
-    parameters: dict[str, Any] = Field(
-        default_factory=lambda: {"type": "object", "properties": {}}
-    )
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 class ModelRequest(_Frozen):

@@ -23,6 +23,7 @@ plugins registering the same name for one kind is a
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import types
 from collections.abc import Iterable, Mapping
@@ -281,7 +282,8 @@ class AgentSDKPluginManager(pluggy.PluginManager):
         """
         plugin_name = super().register(plugin, name)
         if plugin_name is not None:
-            if plugin_name not in self.records:
+            existing = self.records.get(plugin_name)
+            if existing is None or existing.status != "loaded":
                 self.records[plugin_name] = PluginRecord(
                     name=plugin_name,
                     source="registered",
@@ -295,19 +297,36 @@ class AgentSDKPluginManager(pluggy.PluginManager):
         """Unregister a plugin and drop its record if it was registered at run time."""
         resolved = name or (self.get_name(plugin) if plugin is not None else None)
         result = super().unregister(plugin, name)
-        if resolved and resolved in self.records and self.records[resolved].source == "registered":
-            del self.records[resolved]
+        record = self.records.get(resolved) if resolved else None
+        if record is not None:
+            if record.source == "registered":
+                del self.records[record.name]
+            elif record.status == "loaded":
+                record.status, record.error = "blocked", "unregistered at run time"
         self._registry = None
         return result
 
-    def _fail(self, record: PluginRecord, error: BaseException | str) -> None:
+    def _fail(
+        self,
+        record: PluginRecord,
+        error: BaseException | str,
+        *,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        """Record *record* as failed (under *key*, default its name), warn, or raise if strict.
+
+        A *key* other than the record's name keeps the plugin already registered under that
+        name (and its record) untouched: used when an entry point's name is already taken.
+        """
         message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         record.status = "failed"
         record.error = message
-        self.records[record.name] = record
-        if self.get_plugin(record.name) is not None:
+        key = key or record.name
+        self.records[key] = record
+        if key == record.name and self.get_plugin(record.name) is not None:
             super().unregister(name=record.name)
-        hint = (
+        hint = hint or (
             f"fix or uninstall {record.distribution or record.module}, or block it with "
             f"AGENT_SDK_DISABLE_PLUGINS={record.name}"
         )
@@ -333,18 +352,25 @@ class AgentSDKPluginManager(pluggy.PluginManager):
     def _register_checked(self, plugin: object, record: PluginRecord) -> None:
         """Register one plugin; on any failure record it as failed and leave nothing behind."""
         if record.name in RESERVED_PLUGIN_NAMES:
-            self._fail(record, f"the plugin name {record.name!r} is reserved; rename the entry point")
+            self._fail(
+                record,
+                f"the plugin name {record.name!r} is reserved",
+                hint=f"rename the entry point in {record.distribution or record.module}",
+            )
             return
         existing = self.records.get(record.name)
         if existing is not None and existing.status == "loaded":
             self._fail(
                 record,
                 f"plugin name {record.name!r} is already taken by {existing.describe()}",
+                key=f"{record.name}@{record.distribution or record.module}",
+                hint=f"rename the entry point or uninstall {record.distribution or record.module}"
+                f" (blocking {record.name!r} by name would block {existing.describe()} too)",
             )
             return
         try:
             super().register(plugin, name=record.name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
             self._fail(record, exc)
             return
         implemented: set[str] = set()
@@ -398,7 +424,7 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                 continue
             try:
                 module = importlib.import_module(module_name)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
                 self._fail(record, exc)
                 continue
             self._register_checked(module, record)
@@ -439,7 +465,7 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
                 self._fail(record, exc)
                 continue
             self._register_checked(plugin, record)
@@ -452,7 +478,8 @@ class AgentSDKPluginManager(pluggy.PluginManager):
         """Build (once) and return the component registry.
 
         Each plugin's registration hooks are called separately (through a pluggy subset hook
-        caller, so wrappers still apply), so every component is attributed to its plugin and a
+        caller holding only that plugin, so its own wrappers apply), so every component is
+        attributed to its plugin and a
         plugin whose registration raises or returns something invalid is reported as failed
         without taking the others down.
 
@@ -484,10 +511,24 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                     caller = self.subset_hook_caller(hook_name, remove_plugins=others)
                     for result in caller():
                         found.extend(self._validate_components(plugin_name, kind, result))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
                 self._fail(record, exc)
                 continue
             record.components = {}
+            seen_here: set[tuple[Kind, str]] = set()
+            duplicate: ComponentEntry | None = None
+            for entry in found:
+                if (entry.kind, entry.name) in seen_here:
+                    duplicate = entry
+                    break
+                seen_here.add((entry.kind, entry.name))
+            if duplicate is not None:
+                self._fail(
+                    record,
+                    f"registers two {duplicate.kind.replace('_', ' ')}s named {duplicate.name!r}; "
+                    "names must be unique per kind",
+                )
+                continue
             for entry in found:
                 record.components.setdefault(entry.kind, []).append(entry.name)
                 key = (entry.kind, entry.name)
@@ -499,7 +540,7 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                             f"{entry.name!r}: {first.describe()} and {record.describe()}",
                             hint=f"uninstall one, or block one with "
                             f"AGENT_SDK_DISABLE_PLUGINS={first.name} (or {record.name}) or "
-                            f"[plugins] disabled = [\"{record.name}\"]",
+                            f'[plugins] disabled = ["{record.name}"]',
                         )
                     )
                     continue
@@ -530,6 +571,12 @@ class AgentSDKPluginManager(pluggy.PluginManager):
             problem = validate_component_name(getattr(item, "name", None))
             if problem:
                 raise PluginError(f"plugin {plugin!r}: {item.__qualname__}: {problem}")
+            if inspect.isabstract(item):
+                missing = ", ".join(sorted(getattr(item, "__abstractmethods__", ())))
+                raise PluginError(
+                    f"plugin {plugin!r}: {item.__qualname__} does not implement {missing}",
+                    hint=f"implement every abstract method of {base.__qualname__}",
+                )
             config = getattr(item, "Config", None)
             if not (isinstance(config, type) and issubclass(config, BaseModel)):
                 raise PluginError(

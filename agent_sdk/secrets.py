@@ -35,6 +35,7 @@ __all__ = [
     "Redactor",
     "SecretRef",
     "is_secret_ref",
+    "is_sensitive_key",
     "keyring_backend_available",
     "resolve",
 ]
@@ -44,11 +45,26 @@ KEYRING_TIMEOUT_S = 5.0
 """Seconds to wait for a keyring backend before treating the secret as not found."""
 
 SENSITIVE_KEY_RE = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|authorization|auth|credential|private[_-]?key|"
-    r"cookie|session[_-]?id)",
-    re.IGNORECASE,
+    r"(?:^|_)(pass(word|wd|phrase)?s?|secrets?|token|api_?key|authorization|auth|credentials?|"
+    r"private_?key|cookies?|session_?id)(?:_|$)"
 )
-"""Mapping keys whose values are masked whatever they hold (``api_key``, ``Authorization``...)."""
+"""Matches the *normalised* form of a sensitive mapping key (see :func:`is_sensitive_key`).
+
+Only whole words count, so ``api_key``, ``Authorization``, ``access_token`` and ``X-Api-Key``
+are sensitive while ``max_tokens``, ``input_tokens``, ``author`` and ``bypass`` are not.
+"""
+
+_KEY_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def is_sensitive_key(key: str) -> bool:
+    """``True`` if values under mapping key *key* are masked whatever they hold.
+
+    The key is split into words (``snake_case``, ``kebab-case``, ``camelCase``, ``UPPER``) and
+    matched against :data:`SENSITIVE_KEY_RE` word by word.
+    """
+    normalised = "_".join(word.lower() for word in _KEY_WORD_RE.findall(key))
+    return SENSITIVE_KEY_RE.search(normalised) is not None
 
 
 class SecretRef(BaseModel):
@@ -59,7 +75,12 @@ class SecretRef(BaseModel):
         keyring: ``"service/username"`` in the OS keyring.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        # "exactly one of env/keyring" for JSON Schema validators too (TOML has no null).
+        json_schema_extra={"minProperties": 1, "maxProperties": 1},
+    )
 
     env: str | None = Field(None, description="Environment variable holding the secret.")
     keyring: str | None = Field(
@@ -114,7 +135,9 @@ class Redactor:
                 return
             self._values.add(value)
             ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            # A lookahead finds the longest secret starting at *every* position, so secrets
+            # that overlap in the text are all found (see redact).
+            self._pattern = re.compile("(?=(" + "|".join(re.escape(v) for v in ordered) + "))")
 
     def clear(self) -> None:
         """Forget every registered value (tests)."""
@@ -126,26 +149,47 @@ class Redactor:
         return len(self._values)
 
     def redact(self, text: str) -> str:
-        """Return *text* with every registered secret replaced by ``***``."""
+        """Return *text* with every registered secret replaced by ``***``.
+
+        Overlapping or adjacent occurrences are masked as one span, so no fragment of any
+        registered secret survives.
+        """
         pattern = self._pattern
         if pattern is None or not text:
             return text
-        return pattern.sub(REDACTED, text)
+        spans: list[list[int]] = []
+        for match in pattern.finditer(text):
+            start, end = match.span(1)
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        if not spans:
+            return text
+        parts, last = [], 0
+        for start, end in spans:
+            parts += [text[last:start], REDACTED]
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
 
     def redact_value(self, value: Any, *, _depth: int = 0) -> Any:
         """Return a copy of *value* (str, mapping, list/tuple, other) with secrets masked.
 
-        Strings are redacted; values under sensitive keys (:data:`SENSITIVE_KEY_RE`) are
-        replaced by ``***``; containers are walked up to 20 levels deep.
+        Strings are redacted; values under sensitive keys (:func:`is_sensitive_key`) are
+        replaced by ``***``; exceptions become their redacted ``"Type: message"`` text;
+        containers are walked up to 20 levels deep.
         """
         if isinstance(value, str):
             return self.redact(value)
+        if isinstance(value, BaseException):
+            return self.redact(f"{type(value).__name__}: {value}")
         if _depth > 20:
             return value
         if isinstance(value, Mapping):
             out = {}
             for key, item in value.items():
-                if isinstance(key, str) and SENSITIVE_KEY_RE.search(key) and item not in (None, ""):
+                if isinstance(key, str) and is_sensitive_key(key) and item not in (None, ""):
                     out[key] = item if is_secret_ref(item) else REDACTED
                 else:
                     out[key] = self.redact_value(item, _depth=_depth + 1)
@@ -186,7 +230,7 @@ def _keyring_call(fn: Any, *args: Any) -> Any:
     def target() -> None:
         try:
             result["value"] = fn(*args)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - isolate a plugin/tool failure
             result["error"] = exc
 
     thread = threading.Thread(target=target, name="agent-sdk-keyring", daemon=True)
@@ -194,8 +238,8 @@ def _keyring_call(fn: Any, *args: Any) -> Any:
     thread.join(KEYRING_TIMEOUT_S)
     if thread.is_alive():
         raise SecretError(
-            f"the keyring backend did not answer within {KEYRING_TIMEOUT_S:.0f}s",
-            hint="use an environment variable reference instead: { env = \"NAME\" }",
+            f"the keyring backend did not answer within {KEYRING_TIMEOUT_S:g}s",
+            hint='use an environment variable reference instead: { env = "NAME" }',
         )
     if "error" in result:
         raise result["error"]
@@ -206,7 +250,7 @@ def _split_keyring(ref: str) -> tuple[str, str]:
     service, _, username = ref.partition("/")
     if not service or not username:
         raise SecretError(
-            f"keyring reference {ref!r} must look like \"service/username\"",
+            f'keyring reference {ref!r} must look like "service/username"',
             hint='e.g. api_key = { keyring = "agent-sdk/openai" }',
         )
     return service, username
@@ -220,7 +264,8 @@ def resolve(
     Args:
         ref: a :class:`SecretRef` or a dict ``{"env": ...}`` / ``{"keyring": ...}``.
         env: environment to read (default ``os.environ``).
-        where: the setting's dotted key path, for error messages (e.g. ``"plugins.openai.api_key"``).
+        where: the setting's dotted key path, for error messages
+            (e.g. ``"plugins.openai.api_key"``).
 
     Returns:
         The secret value.
@@ -247,13 +292,24 @@ def resolve(
     if not available:
         raise SecretError(
             f"secret {sref.describe()}{at} not found: {detail}",
-            hint="use an environment variable reference ({ env = \"NAME\" }) on headless "
+            hint='use an environment variable reference ({ env = "NAME" }) on headless '
             "machines, or install a keyring backend and run "
             f"`agent-sdk keys set {sref.keyring}`",
         )
     import keyring
 
-    value = _keyring_call(keyring.get_password, service, username)
+    try:
+        value = _keyring_call(keyring.get_password, service, username)
+    except SecretError as exc:  # the backend did not answer
+        raise SecretError(
+            f"secret {sref.describe()}{at} not read: {exc.message}", hint=exc.hint
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
+        raise SecretError(
+            f"secret {sref.describe()}{at} not read: the keyring backend ({detail}) failed: "
+            f"{type(exc).__name__}: {exc}",
+            hint='unlock the keyring, or use an environment variable reference ({ env = "NAME" })',
+        ) from None
     if not value:
         raise SecretError(
             f"secret {sref.describe()}{at} not found in the keyring ({detail})",

@@ -53,12 +53,16 @@ def report_error(exc: AgentSDKError) -> int:
     """Print an AgentSDKError on stderr (no traceback) and return its exit code."""
     from rich.markup import escape
 
+    from agent_sdk.secrets import REDACTOR
+
     console = stderr_console()
     if isinstance(exc, ConfigError):
         count = len(exc.issues)
-        console.print(f"[bold red]error:[/] invalid configuration ({count} problem{'s' * (count != 1)})")
+        console.print(
+            f"[bold red]error:[/] invalid configuration ({count} problem{'s' * (count != 1)})"
+        )
         for issue in exc.issues:
-            console.print(f"  [red]✗[/] {escape(str(issue))}")
+            console.print(f"  [red]✗[/] {escape(REDACTOR.redact(str(issue)))}")
         return EXIT_INVALID
     console.print(f"[bold red]error:[/] {escape(str(exc))}")
     return EXIT_INVALID if isinstance(exc, PluginLoadError) else EXIT_FAILURE

@@ -30,7 +30,10 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         app = load_app(config_path)
     except ConfigError as exc:
         if as_json:
-            print_json({"valid": False, "issues": [i.to_dict() for i in exc.issues]})
+            from agent_sdk.secrets import REDACTOR
+
+            issues = [REDACTOR.redact_value(i.to_dict()) for i in exc.issues]
+            print_json({"valid": False, "issues": issues})
             exit_with(2)
         raise
     if as_json:

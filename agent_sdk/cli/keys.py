@@ -29,7 +29,9 @@ def _split(name: str) -> tuple[str, str]:
     if not sep:
         return DEFAULT_SERVICE, name
     if not service or not username:
-        raise click.BadParameter(f"{name!r} must be 'service/username' or 'username'", param_hint="NAME")
+        raise click.BadParameter(
+            f"{name!r} must be 'service/username' or 'username'", param_hint="NAME"
+        )
     return service, username
 
 
@@ -89,7 +91,10 @@ def set_key(name: str, from_stdin: bool) -> None:
         raise click.BadParameter("the secret value is empty", param_hint="value")
     _keyring_call(kr.set_password, service, username, value)
     _save_index(kr, [*_index(kr), f"{service}/{username}"])
-    click.echo(f"stored {service}/{username}; reference it as {{ keyring = \"{service}/{username}\" }}", err=True)
+    click.echo(
+        f'stored {service}/{username}; reference it as {{ keyring = "{service}/{username}" }}',
+        err=True,
+    )
 
 
 @keys.command("get")

@@ -46,7 +46,9 @@ def list_plugins(as_json: bool) -> None:
         table.add_column(column)
     colours = {"loaded": "green", "failed": "red", "blocked": "yellow"}
     for r in records:
-        provides = ", ".join(f"{kind}:{n}" for kind, names in sorted(r.components.items()) for n in names)
+        provides = ", ".join(
+            f"{kind}:{n}" for kind, names in sorted(r.components.items()) for n in names
+        )
         status = f"[{colours[r.status]}]{r.status}[/]"
         if r.error:
             status += f"\n{escape(r.error)}"

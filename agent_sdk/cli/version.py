@@ -18,6 +18,12 @@ def version(as_json: bool) -> None:
 
         from agent_sdk.cli._output import print_json
 
-        print_json({"agent_sdk": __version__, "python": platform.python_version(), "pluggy": pluggy.__version__})
+        print_json(
+            {
+                "agent_sdk": __version__,
+                "python": platform.python_version(),
+                "pluggy": pluggy.__version__,
+            }
+        )
         return
     click.echo(f"agent-sdk {__version__}")

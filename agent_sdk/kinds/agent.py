@@ -14,7 +14,15 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_sdk.kinds.base import Component, Kind
-from agent_sdk.messages import Message, ModelRequest, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage
+from agent_sdk.messages import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    Usage,
+)
 
 __all__ = ["Agent", "AgentContext", "AgentResult"]
 

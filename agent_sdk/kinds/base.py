@@ -18,6 +18,7 @@ errors), and ``agent-sdk schema`` publishes it.
 from __future__ import annotations
 
 import re
+from abc import ABC
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -51,7 +52,7 @@ def validate_component_name(name: object) -> str | None:
     return None
 
 
-class Component:
+class Component(ABC):
     """Base of every pluggable kind.
 
     Class attributes:

@@ -74,7 +74,11 @@ class ExecutionResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict of every attribute."""
-        return attrs.asdict(self, recurse=True, value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v)
+        return attrs.asdict(
+            self,
+            recurse=True,
+            value_serializer=lambda _i, _a, v: list(v) if isinstance(v, tuple) else v,
+        )
 
 
 class Sandbox(Component):

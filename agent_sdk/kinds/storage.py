@@ -11,7 +11,12 @@ Rules every backend keeps:
 * :meth:`StorageBackend.append_step` is idempotent per ``(run_id, key)``: appending a step
   whose key is already recorded returns the recorded step and writes nothing;
 * JSON values (``input``, ``output``, ``data``...) round-trip exactly;
-* times are Unix seconds (float, UTC).
+* times are Unix seconds (float, UTC); a ``created_at``/``updated_at`` left at 0 is set to the
+  current time when the record is written;
+* ``seq`` counts from 1 per run, separately for steps and for events;
+* event ``data``, alert ``title``/``message``/``data`` and ``error`` dicts pass through
+  :meth:`agent_sdk.secrets.REDACTOR.redact_value` before they are written; step ``data`` and
+  run/task ``input``/``output`` are stored as given (a resumed run replays them).
 """
 
 from __future__ import annotations
@@ -267,3 +272,17 @@ class StorageBackend(Component):
         from agent_sdk.errors import StorageError
 
         raise StorageError(f"storage backend {self.name!r} does not support backup to a file")
+
+    async def restore(self, path: Path) -> None:
+        """Replace the store's contents with the backup at *path* (written by :meth:`backup`).
+
+        The file is validated first; a file that is not a backup of this kind of store is
+        refused and the store is left unchanged.
+
+        Raises:
+            StorageError: the backend does not support restoring from a file (default), or
+                *path* is missing or not a valid backup (the message names it).
+        """
+        from agent_sdk.errors import StorageError
+
+        raise StorageError(f"storage backend {self.name!r} does not support restore from a file")

@@ -144,7 +144,7 @@ class Tool(Component):
             data = await self.run(args, ctx)
         except AgentSDKError as exc:
             return ToolResult(call_id=call.id, name=call.name, ok=False, error=exc.to_dict())
-        except Exception as exc:  # a tool bug must not kill the run
+        except Exception as exc:  # a tool bug must not kill the run  # noqa: BLE001 - isolate a plugin/tool failure
             from agent_sdk.secrets import REDACTOR
 
             return ToolResult(
@@ -231,12 +231,14 @@ def tool(
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (hints[pname], default)
         tool_name = name or func.__name__
-        args_model = create_model(  # type: ignore[call-overload]
+        args_model = create_model(
             f"{tool_name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
         )
         attrs: dict[str, Any] = {
             "name": tool_name,
-            "description": description if description is not None else _first_paragraph(func.__doc__),
+            "description": description
+            if description is not None
+            else _first_paragraph(func.__doc__),
             "Arguments": args_model,
             "function": staticmethod(func),
             "context_parameter": ctx_param,

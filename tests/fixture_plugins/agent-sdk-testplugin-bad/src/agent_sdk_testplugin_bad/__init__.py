@@ -1,0 +1,1 @@
+"""Test fixture plugins that load but are wrong in one way each."""

@@ -1,0 +1,12 @@
+"""``testinstance``: a registration hook returning an instance instead of the class."""
+
+from __future__ import annotations
+
+from agent_sdk import hookimpl
+from agent_sdk.kinds.tool import Tool
+from agent_sdk_testplugin_bad._tools import ping
+
+
+@hookimpl
+def agent_sdk_register_tools() -> list[Tool]:
+    return [ping()]

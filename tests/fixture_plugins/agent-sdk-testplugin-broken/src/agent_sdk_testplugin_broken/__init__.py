@@ -1,0 +1,1 @@
+"""Test fixture plugin whose hooks module fails to import."""

@@ -1,0 +1,1 @@
+"""Test fixture plugin registering a tool named like the good plugin's."""

@@ -1,0 +1,1 @@
+"""Test fixture plugin that works: a greet tool and an echo model provider."""
