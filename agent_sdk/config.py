@@ -39,6 +39,7 @@ from agent_sdk.errors import ConfigError, ConfigIssue, PluginError, UnknownCompo
 from agent_sdk.reliability.breaker import BreakerPolicy
 from agent_sdk.reliability.ratelimit import RateLimitPolicy
 from agent_sdk.reliability.retry import RetryPolicy
+from agent_sdk.runtime.alerts import AlertsSection
 
 if TYPE_CHECKING:
     from agent_sdk.kinds.base import Component
@@ -216,6 +217,7 @@ class Config(_Section):
         default_factory=dict,
         description="[workflows.<name>] tables; see agent_sdk.runtime.workflow for their keys.",
     )
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
     plugins: PluginsSection = Field(default_factory=PluginsSection)
 
     def workflow(self, name: str) -> Any:

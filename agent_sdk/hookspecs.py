@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 from agent_sdk import hookspec
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from agent_sdk.config import Config
     from agent_sdk.events import ModelCallInfo, Outcome, RunInfo, TaskInfo, ToolCallInfo
     from agent_sdk.kinds.agent import Agent
@@ -108,6 +110,21 @@ def agent_sdk_register_sandboxes() -> list[type[Sandbox]]:
 
     Returns:
         A list of :class:`~agent_sdk.kinds.sandbox.Sandbox` subclasses.
+    """
+
+
+@hookspec
+def agent_sdk_register_settings() -> list[type[BaseModel]]:
+    """Return pydantic models of settings this plugin reads from ``[plugins.<name>]`` itself.
+
+    For plugins whose settings are not a component's ``Config`` (a tracing exporter, a
+    metrics endpoint...). Called once per plugin manager, while the registry is built. The
+    plugin's table schema is the union of these models and its components' ``Config`` models;
+    read the validated values in ``agent_sdk_configure`` with
+    ``Model.model_validate(config.plugins.settings("<name>"))``.
+
+    Returns:
+        A list of pydantic model classes (``extra="forbid"`` recommended).
     """
 
 

@@ -30,7 +30,12 @@ _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
 
 
 class _StderrProxy:
-    """Writes to whatever ``sys.stderr`` is *now* (pytest's capsys swaps it per test)."""
+    """Writes to whatever ``sys.stderr`` is *now*.
+
+    Binding the logger to the ``sys.stderr`` object seen at configuration time would keep
+    writing to a stream that was since replaced (and perhaps closed): pytest's ``capsys``,
+    ``contextlib.redirect_stderr``, a daemon re-opening its streams.
+    """
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)
@@ -50,24 +55,6 @@ def redact_processor(
     return redacted
 
 
-class _Stderr:
-    """Writes to whatever ``sys.stderr`` is *now*.
-
-    Binding the logger to the ``sys.stderr`` object seen at configuration time would keep
-    writing to a stream that was since replaced (and perhaps closed): pytest's ``capsys``,
-    ``contextlib.redirect_stderr``, a daemon re-opening its streams.
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-    def isatty(self) -> bool:
-        return sys.stderr.isatty()
-
-
 def configure_logging(
     format: LogFormat = "auto", level: str = "info", stream: IO[str] | None = None
 ) -> None:
@@ -84,7 +71,7 @@ def configure_logging(
     """
     if level.lower() not in _LEVELS:
         raise ValueError(f"log level must be one of {sorted(_LEVELS)}, found {level!r}")
-    out: IO[str] | _Stderr = stream or _Stderr()
+    out: IO[str] | _StderrProxy = stream or _StderrProxy()
     if format == "auto":
         format = "console" if out.isatty() else "json"
     renderer: Any

@@ -59,8 +59,12 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 
 BUILTIN_PLUGINS: dict[str, str] = {
     "scripted": "agent_sdk.testing.scripted",
+    "tracing": "agent_sdk.observability.tracing:TracingPlugin",
+    "metrics": "agent_sdk.observability.metrics:MetricsPlugin",
 }
-"""Plugins shipped inside the kernel: plugin name → module registered as the plugin."""
+"""Plugins shipped inside the kernel: plugin name → ``"module"`` (the module is registered as
+the plugin) or ``"module:factory"`` (``factory()`` is called once per plugin manager and its
+result registered, so a plugin with per-application state gets one instance per app)."""
 
 REGISTRATION_HOOKS: dict[Kind, str] = {
     "model": "agent_sdk_register_model_providers",
@@ -117,11 +121,15 @@ class PluginPolicy:
             affected; block them by name.
         disabled: plugin names never registered (``[plugins] disabled`` plus
             ``AGENT_SDK_DISABLE_PLUGINS=a,b``).
+        modules: importable modules registered as plugins without being installed as
+            distributions (``AGENT_SDK_PLUGIN_MODULES=pkg.hooks,other``, or ``agent-sdk -p``):
+            for project-local plugins and tests. The plugin's name is the module name.
     """
 
     strict: bool = False
     allowlist: frozenset[str] | None = None
     disabled: frozenset[str] = frozenset()
+    modules: tuple[str, ...] = ()
 
     @classmethod
     def from_env(
@@ -136,6 +144,7 @@ class PluginPolicy:
             strict=_truthy(env.get("AGENT_SDK_STRICT_PLUGINS")),
             allowlist=allowlist,
             disabled=frozenset(blocked),
+            modules=tuple(_split_names(env.get("AGENT_SDK_PLUGIN_MODULES", ""))),
         )
 
 
@@ -197,6 +206,7 @@ class Registry:
         records: Mapping[str, PluginRecord],
         conflicts: Iterable[DuplicateComponentError] = (),
     ) -> None:
+        self.settings_models: dict[str, list[type[Any]]] = {}
         self._by_kind: dict[Kind, dict[str, ComponentEntry]] = {k: {} for k in KINDS}
         for entry in entries:
             self._by_kind[entry.kind][entry.name] = entry
@@ -249,7 +259,9 @@ class Registry:
         from agent_sdk.config import merge_config_schemas
 
         comps = self.plugin_components(plugin)
-        return merge_config_schemas(plugin, [(f"{c.kind}:{c.name}", c.cls.Config) for c in comps])
+        models = [(f"{c.kind}:{c.name}", c.cls.Config) for c in comps]
+        models += [(f"settings:{m.__name__}", m) for m in self.settings_models.get(plugin, [])]
+        return merge_config_schemas(plugin, models)
 
     def check(self) -> None:
         """Raise the first :class:`~agent_sdk.errors.DuplicateComponentError`, if any."""
@@ -423,9 +435,27 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                 self._block(record, "disabled by configuration or AGENT_SDK_DISABLE_PLUGINS")
                 continue
             try:
-                module = importlib.import_module(module_name)
+                module_path, _, factory = module_name.partition(":")
+                module = importlib.import_module(module_path)
+                plugin = getattr(module, factory)() if factory else module
             except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
                 self._fail(record, exc)
+                continue
+            self._register_checked(plugin, record)
+
+    def load_modules(self) -> None:
+        """Register the policy's extra plugin modules (``AGENT_SDK_PLUGIN_MODULES``)."""
+        for module_name in self.policy.modules:
+            record = PluginRecord(
+                name=module_name, source="registered", status="loaded", module=module_name
+            )
+            if module_name in self.policy.disabled:
+                self._block(record, "disabled by configuration or AGENT_SDK_DISABLE_PLUGINS")
+                continue
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
+                self._fail(record, exc, hint=f"check that {module_name!r} is importable (sys.path)")
                 continue
             self._register_checked(module, record)
 
@@ -498,8 +528,11 @@ class AgentSDKPluginManager(pluggy.PluginManager):
         return self._registry
 
     def _build_registry(self) -> Registry:
+        from pydantic import BaseModel
+
         entries: dict[tuple[Kind, str], ComponentEntry] = {}
         conflicts: list[DuplicateComponentError] = []
+        settings: dict[str, list[type[Any]]] = {}
         for plugin_name, plugin in list(self.list_name_plugin()):
             record = self.records.get(plugin_name)
             if record is None or record.status != "loaded":
@@ -511,6 +544,18 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                     caller = self.subset_hook_caller(hook_name, remove_plugins=others)
                     for result in caller():
                         found.extend(self._validate_components(plugin_name, kind, result))
+                caller = self.subset_hook_caller(
+                    "agent_sdk_register_settings", remove_plugins=others
+                )
+                models = [m for result in caller() for m in (result or [])]
+                for model in models:
+                    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                        raise PluginError(
+                            f"plugin {plugin_name!r}: agent_sdk_register_settings returned "
+                            f"{model!r}; expected pydantic model classes"
+                        )
+                if models:
+                    settings[plugin_name] = models
             except Exception as exc:  # noqa: BLE001 - isolate a plugin/tool failure
                 self._fail(record, exc)
                 continue
@@ -545,7 +590,9 @@ class AgentSDKPluginManager(pluggy.PluginManager):
                     )
                     continue
                 entries[key] = entry
-        return Registry(entries.values(), self.records, conflicts)
+        registry = Registry(entries.values(), self.records, conflicts)
+        registry.settings_models = settings
+        return registry
 
     @staticmethod
     def _validate_components(plugin: str, kind: Kind, result: Any) -> list[ComponentEntry]:
@@ -616,6 +663,7 @@ def get_plugin_manager(
         pm.load_builtins()
     if load_entrypoints:
         pm.load_entrypoints()
+    pm.load_modules()
     pm.check_pending()
     return pm
 

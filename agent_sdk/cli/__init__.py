@@ -25,6 +25,12 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("agent_sdk.cli.config:config", "Validate or show the configuration."),
     "schema": ("agent_sdk.cli.schema:schema", "Print the JSON Schema of the configuration."),
     "keys": ("agent_sdk.cli.keys:keys", "Manage secrets in the OS keyring."),
+    "run": ("agent_sdk.cli.run:run", "Run a workflow durably, with progress."),
+    "resume": ("agent_sdk.cli.run:resume", "Finish an interrupted, cancelled or failed run."),
+    "cancel": ("agent_sdk.cli.run:cancel", "Cancel a running run (it stays resumable)."),
+    "runs": ("agent_sdk.cli.runs:runs", "List runs; show a run's tasks and timeline."),
+    "status": ("agent_sdk.cli.status:status", "Running runs, breakers, recent alerts."),
+    "db": ("agent_sdk.cli.db:db", "Back up, restore and prune storage."),
 }
 
 
@@ -72,8 +78,21 @@ class LazyGroup(click.Group):
     default=None,
     help="Minimum log level (default: [logging] level, else warning).",
 )
+@click.option(
+    "-p",
+    "--plugin",
+    "plugin_modules",
+    multiple=True,
+    metavar="MODULE",
+    help="Also register this importable module as a plugin (repeatable; like pytest -p).",
+)
 @click.pass_context
-def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> None:
+def cli(
+    ctx: click.Context,
+    log_format: str | None,
+    log_level: str | None,
+    plugin_modules: tuple[str, ...],
+) -> None:
     """agent-sdk: build and run AI agents and multi-agent workflows.
 
     Configuration is read from --config, $AGENT_SDK_CONFIG or ./agent-sdk.toml.
@@ -81,6 +100,13 @@ def cli(ctx: click.Context, log_format: str | None, log_level: str | None) -> No
     from agent_sdk.logging import configure_logging
 
     configure_logging(log_format or "auto", log_level or "warning")  # type: ignore[arg-type]
+    if plugin_modules:
+        import os
+
+        if "" not in sys.path and os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # like `python -m`: modules next to the config
+        existing = os.environ.get("AGENT_SDK_PLUGIN_MODULES", "")
+        os.environ["AGENT_SDK_PLUGIN_MODULES"] = ",".join(filter(None, [existing, *plugin_modules]))
     ctx.ensure_object(dict)
     ctx.obj["log_format"] = log_format
     ctx.obj["log_level"] = log_level

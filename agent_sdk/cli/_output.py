@@ -71,7 +71,9 @@ def report_error(exc: AgentSDKError) -> int:
 def run_cli(group: click.Group, argv: list[str]) -> int:
     """Run *group* with *argv*; map errors to exit codes instead of tracebacks."""
     try:
-        group.main(args=argv, prog_name="agent-sdk", standalone_mode=False)
+        # Without standalone mode click *returns* the code of an Exit raised by a command
+        # (exit_with, --help) instead of raising it; commands themselves return None.
+        result = group.main(args=argv, prog_name="agent-sdk", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -85,7 +87,7 @@ def run_cli(group: click.Group, argv: list[str]) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return EXIT_OK
+    return result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
 
 
 def exit_with(code: int) -> None:

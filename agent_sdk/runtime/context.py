@@ -57,6 +57,11 @@ class Services:
             settings.breaker, on_state_change=self._breaker_changed
         )
         self.retrier: Retrier = Retrier(settings.model_retry)
+        # after a first failed attempt, the remaining attempts go through stamina
+        remaining = max(settings.model_retry.attempts - 1, 1)
+        self._retry_rest: Retrier = Retrier(
+            settings.model_retry.model_copy(update={"attempts": remaining})
+        )
         self._models: dict[str, ModelProvider] = {}
         self._tools: dict[str, Tool] = {}
         self._limiters: dict[str, RateLimiter] = {}
@@ -111,9 +116,26 @@ class Services:
                 await limiter.acquire()
             return await breaker.call(fn)
 
-        if retry:
-            return await self.retrier.call(attempt)
-        return await attempt()
+        if not retry:
+            return await attempt()
+        # fast path: the first attempt is a plain await (stamina costs ~50 us per call even
+        # when nothing fails); only a retryable failure enters the backoff machinery
+        try:
+            return await attempt()
+        except Exception as exc:
+            policy = self.settings.model_retry
+            if policy.attempts <= 1 or not self.retrier.retry_if(exc):
+                raise
+            from agent_sdk.reliability.retry import retry_after_of
+
+            wait = retry_after_of(exc)
+            too_long = (
+                policy.retry_after_max_s is not None and (wait or 0) > policy.retry_after_max_s
+            )
+            if too_long:
+                raise
+            await asyncio.sleep(wait if wait is not None else policy.backoff_s(1))
+            return await self._retry_rest.call(attempt)
 
     async def aclose(self) -> None:
         """Close model providers and rate limiters (errors are logged, not raised)."""

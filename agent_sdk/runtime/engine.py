@@ -46,6 +46,7 @@ from agent_sdk.events import Outcome, RunInfo, TaskInfo
 from agent_sdk.kinds.agent import Agent
 from agent_sdk.kinds.storage import TERMINAL_RUN_STATES, RunRecord, StorageBackend, TaskRecord
 from agent_sdk.logging import bind_context, get_logger
+from agent_sdk.runtime.alerts import AlertManager
 from agent_sdk.runtime.context import Services, TaskContext
 from agent_sdk.runtime.journal import EventLog, Journal
 from agent_sdk.runtime.workflow import TaskDef, WorkflowDef, resolve_references
@@ -151,6 +152,11 @@ class Engine:
         ws = workspace or (Path(self.settings.workspace) if self.settings.workspace else None)
         self.workspace = (ws or Path.cwd()).resolve()
         self._agents: dict[str, Agent] = {}
+        self._alerts: AlertManager | None = None
+        self._active: dict[str, _RunState] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.services.breaker_listeners.append(self._on_breaker_change)
 
     async def __aenter__(self) -> Engine:
         await self.storage()
@@ -168,8 +174,38 @@ class Engine:
             self._storage = created
         return self._storage
 
+    async def alerts(self) -> AlertManager:
+        """The alert manager (rules from ``[alerts]``), created on first use."""
+        if self._alerts is None:
+            self._alerts = AlertManager(self.app, await self.storage(), self.app.config.alerts)
+        return self._alerts
+
+    def _on_breaker_change(self, name: str, old: str, new: str) -> None:
+        # called synchronously by the breaker, possibly from a worker thread
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def schedule() -> None:
+            task = loop.create_task(self._record_breaker_change(name, old, new))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        loop.call_soon_threadsafe(schedule)
+
+    async def _record_breaker_change(self, name: str, old: str, new: str) -> None:
+        try:
+            for state in list(self._active.values()):
+                await state.events.emit("circuit_breaker_changed", breaker=name, old=old, new=new)
+            run_id = next(iter(self._active), "")
+            await (await self.alerts()).circuit_changed(name, old, new, run_id=run_id)
+        except Exception as exc:  # noqa: BLE001 - alerting must never break a run
+            log.warning("breaker_alert_failed", breaker=name, error=str(exc))
+
     async def aclose(self) -> None:
         """Close model providers, limiters and (if the engine opened it) storage."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.services.aclose()
         if self._owns_storage and self._storage is not None:
             await self._storage.close()
@@ -222,11 +258,15 @@ class Engine:
         state = _RunState(run, wf, Journal(storage, run.id), EventLog(storage, run.id))
         return await self._execute(state)
 
-    async def resume(self, run_id: str) -> RunResult:
+    async def resume(self, run_id: str, *, force: bool = False) -> RunResult:
         """Finish a run that crashed, was interrupted, cancelled or failed.
 
+        A run still ``running`` whose heartbeat (``updated_at``, refreshed every
+        ``cancel_poll_s``) is recent is being executed by another process; resuming it would
+        run its tasks twice, so it is refused unless *force*.
+
         Raises:
-            WorkflowError: unknown run id, or the run already succeeded.
+            WorkflowError: unknown run id, the run already succeeded, or it looks alive.
         """
         storage = await self.storage()
         run = await storage.get_run(run_id)
@@ -236,6 +276,14 @@ class Engine:
             )
         if run.status == "succeeded":
             raise WorkflowError(f"run {run_id} already succeeded; nothing to resume")
+        stale_after = 3 * self.settings.cancel_poll_s + 2.0
+        age = time.time() - run.updated_at
+        if run.status == "running" and age < stale_after and not force:
+            raise WorkflowError(
+                f"run {run_id} looks alive: another process updated it {age:.1f}s ago",
+                hint=f"wait {stale_after - age:.0f}s for it to go stale, cancel it with "
+                f"`agent-sdk cancel {run_id}`, or pass --force if that process is gone",
+            )
         wf = WorkflowDef.model_validate(run.definition)
         self.check_components(wf)
         journal = await Journal.load(storage, run_id)
@@ -295,6 +343,8 @@ class Engine:
 
     async def _execute(self, state: _RunState) -> RunResult:
         storage = await self.storage()
+        self._loop = asyncio.get_running_loop()
+        self._active[state.run.id] = state
         started = time.perf_counter()
         wf = state.workflow
         hook = self.app.pm.hook
@@ -335,8 +385,13 @@ class Engine:
                     raise  # the caller cancelled us (Ctrl-C): propagate after recording
             finally:
                 watcher.cancel()
+                self._active.pop(state.run.id, None)
             if status != "cancelled":
                 await self._finish(state, storage, status, error, started)
+            if status == "failed":
+                await (await self.alerts()).run_failed(
+                    state.run.id, wf.name, str((error or {}).get("message", ""))
+                )
         return RunResult(
             run_id=state.run.id,
             workflow=wf.name,
@@ -380,6 +435,7 @@ class Engine:
                 state.cancel_reason = (run.error or {}).get("message") or "cancelled"
                 main.cancel()
                 return
+            await storage.update_run(state.run.id)  # heartbeat: touches updated_at only
 
     async def _cancel_open_tasks(self, state: _RunState, error: dict[str, Any]) -> None:
         storage = await self.storage()
@@ -560,7 +616,14 @@ class Engine:
                         outcome=Outcome("failed", error=error, duration_s=duration),
                     )
                     retryable = bool(error.get("transient")) or isinstance(exc, AgentTimeoutError)
-                    if retryable and attempt - first_attempt < task.retries:
+                    final = not (retryable and attempt - first_attempt < task.retries)
+                    alerts = await self.alerts()
+                    if final:
+                        message = str(error.get("message", ""))
+                        await alerts.task_finished(state.run.id, task.id, ok=False, message=message)
+                    else:
+                        alerts.note_attempt(ok=False)
+                    if not final:
                         wait = self.settings.task_retry.backoff_s(attempt - first_attempt + 1)
                         retry_after = getattr(exc, "retry_after", None)
                         if retry_after:
@@ -578,6 +641,7 @@ class Engine:
                     return
                 record.status, record.output, record.finished_at = "succeeded", output, time.time()
                 await self._save_task(state, record)
+                await (await self.alerts()).task_finished(state.run.id, task.id, ok=True)
                 state.outputs[task.id] = output
                 duration = time.perf_counter() - started
                 await state.events.emit(
