@@ -764,6 +764,8 @@ def load_config(
         issues += _validate_plugins(raw, registry, pm, source, origins)
         issues += _validate_models(raw, registry, source, origins)
         issues += _validate_references(raw, registry, source, origins)
+        if config is not None:
+            issues += _validate_runtime(config, registry, source, origins)
     if issues or config is None:
         raise ConfigError(issues)
     if pm is not None:

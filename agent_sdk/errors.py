@@ -125,8 +125,9 @@ class ConfigError(AgentSDKError):
     """The configuration is invalid. :attr:`issues` lists *every* problem found, not just the first.
 
     Args:
-        issues: the problems, each naming the file and dotted key path.
-        message: optional summary; defaults to one line per issue.
+        issues: the problems, each naming the file and dotted key path (a plain string
+            becomes one issue at the root).
+        hint: how to fix it, when *issues* is a plain string.
     """
 
     def __init__(
