@@ -17,6 +17,7 @@ The keyring is optional. On a headless machine it usually has no backend; that i
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -57,11 +58,13 @@ are sensitive while ``max_tokens``, ``input_tokens``, ``author`` and ``bypass`` 
 _KEY_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """``True`` if values under mapping key *key* are masked whatever they hold.
 
     The key is split into words (``snake_case``, ``kebab-case``, ``camelCase``, ``UPPER``) and
-    matched against :data:`SENSITIVE_KEY_RE` word by word.
+    matched against :data:`SENSITIVE_KEY_RE` word by word. Results are cached (at most 4,096
+    keys): the same few keys are checked on every event written.
     """
     normalised = "_".join(word.lower() for word in _KEY_WORD_RE.findall(key))
     return SENSITIVE_KEY_RE.search(normalised) is not None

@@ -90,10 +90,18 @@ class Tool(Component):
 
     @classmethod
     def spec(cls) -> ToolSpec:
-        """Return what a model is told: name, description, JSON Schema of :attr:`Arguments`."""
+        """Return what a model is told: name, description, JSON Schema of :attr:`Arguments`.
+
+        Computed once per class (schema generation costs ~0.7 ms; a spec is immutable).
+        """
+        cached = cls.__dict__.get("_spec_cache")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         schema = cls.Arguments.model_json_schema()
         schema.pop("title", None)
-        return ToolSpec(name=cls.name, description=cls.description, parameters=schema)
+        spec = ToolSpec(name=cls.name, description=cls.description, parameters=schema)
+        cls._spec_cache = spec  # type: ignore[attr-defined]
+        return spec
 
     def validate_arguments(self, arguments: dict[str, Any]) -> BaseModel:
         """Validate raw arguments against :attr:`Arguments`.

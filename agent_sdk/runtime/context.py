@@ -269,13 +269,9 @@ class TaskContext:
             return result
         info = ToolCallInfo(self.run_id, self.task_id, call)
         async with self._tool_semaphore:
-            intent_key = (
-                key.replace(":tool:", ":tool_call:", 1) if ":tool:" in key else key + ":call"
-            )
-            if not self.journal.has(intent_key):
-                await self.journal.record(
-                    self.task_id, intent_key, "tool_call", call.model_dump(mode="json")
-                )
+            # No separate "intent" step: if the process dies while the tool runs, the replayed
+            # model response asks for the same call again and it re-executes under the same
+            # deterministic idempotency key, which is all an intent record would tell us.
             result = await self._execute_tool(call, info, key)
         await self.journal.record(self.task_id, key, "tool_result", result.model_dump(mode="json"))
         await self.events.emit(

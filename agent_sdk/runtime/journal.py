@@ -4,17 +4,16 @@ Every step of a run is written to storage *before* the next step starts. Each st
 idempotency key, unique within the run::
 
     <task_id>#<attempt>:model:<n>          the n-th model response of that task attempt
-    <task_id>#<attempt>:tool_call:<id>     a tool call about to execute (intent)
-    <task_id>#<attempt>:tool:<id>          the tool call's result
+    <task_id>#<attempt>:tool:<id>          the result of the tool call with that id
     <task_id>#<attempt>:task_tool          the result of a deterministic tool task
 
 A resumed run loads the journal once and *replays* recorded steps instead of executing them
 again: the agent code runs again from the start of the interrupted attempt, but each model call
 and tool call whose result is recorded returns that result. Completed tool calls are therefore
-never executed twice. A tool call whose intent is recorded but whose result is not (the process
-died while it ran) is executed again with the same idempotency key
-(:attr:`~agent_sdk.kinds.tool.ToolContext.idempotency_key`), so a tool with external effects
-can deduplicate.
+never executed twice. A tool call that was running when the process died has no recorded
+result: the replayed model response requests it again and it is executed again with the same
+idempotency key (``services["idempotency_key"]`` of its
+:class:`~agent_sdk.kinds.tool.ToolContext`), so a tool with external effects can deduplicate.
 """
 
 from __future__ import annotations

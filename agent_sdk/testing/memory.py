@@ -9,11 +9,12 @@ Registered as nothing: construct it directly, ``MemoryStorage()``, and pass it t
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import time
 from collections.abc import Sequence
 from typing import Any
+
+import attrs
 
 from agent_sdk.errors import StorageError
 from agent_sdk.kinds.storage import (
@@ -30,6 +31,16 @@ from agent_sdk.secrets import REDACTOR
 __all__ = ["MemoryStorage"]
 
 _UPDATABLE = frozenset({"status", "output", "error", "usage"})
+
+
+def _clone(record: Any) -> Any:
+    # records hold JSON values: an evolve plus JSON copies of the mutable fields is a deep copy
+    changes = {
+        f.name: _copy(getattr(record, f.name))
+        for f in attrs.fields(type(record))
+        if isinstance(getattr(record, f.name), dict | list)
+    }
+    return attrs.evolve(record, **changes)
 
 
 def _copy(value: Any) -> Any:
@@ -64,7 +75,7 @@ class MemoryStorage(StorageBackend):
         if run.id in self._runs:
             raise StorageError(f"run {run.id!r} already exists")
         now = time.time()
-        stored = copy.deepcopy(run)
+        stored = _clone(run)
         stored.input, stored.definition = _copy(run.input), _copy(run.definition) or {}
         stored.created_at = run.created_at or now
         stored.updated_at = run.updated_at or now
@@ -73,7 +84,7 @@ class MemoryStorage(StorageBackend):
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         run = self._runs.get(run_id)
-        return copy.deepcopy(run) if run is not None else None
+        return _clone(run) if run is not None else None
 
     async def update_run(self, run_id: str, **fields: Any) -> None:
         unknown = set(fields) - _UPDATABLE
@@ -99,10 +110,10 @@ class MemoryStorage(StorageBackend):
             and (workflow is None or r.workflow == workflow)
         ]
         runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        return [copy.deepcopy(r) for r in runs[:limit]]
+        return [_clone(r) for r in runs[:limit]]
 
     async def save_task(self, task: TaskRecord) -> None:
-        stored = copy.deepcopy(task)
+        stored = _clone(task)
         stored.output = _copy(task.output)
         stored.error = REDACTOR.redact_value(task.error) if task.error else None
         self._tasks[(task.run_id, task.task_id)] = stored
@@ -110,13 +121,13 @@ class MemoryStorage(StorageBackend):
 
     async def list_tasks(self, run_id: str) -> list[TaskRecord]:
         tasks = [t for (r, _), t in self._tasks.items() if r == run_id]
-        return [copy.deepcopy(t) for t in sorted(tasks, key=lambda t: t.task_id)]
+        return [_clone(t) for t in sorted(tasks, key=lambda t: t.task_id)]
 
     async def append_step(self, step: StepRecord) -> StepRecord:
         async with self._lock:
             existing = self._step_keys.get((step.run_id, step.key))
             if existing is not None:
-                return copy.deepcopy(existing)
+                return _clone(existing)
             steps = self._steps.setdefault(step.run_id, [])
             stored = StepRecord(
                 run_id=step.run_id,
@@ -130,11 +141,11 @@ class MemoryStorage(StorageBackend):
             steps.append(stored)
             self._step_keys[(step.run_id, step.key)] = stored
             self.writes += 1
-            return copy.deepcopy(stored)
+            return _clone(stored)
 
     async def get_steps(self, run_id: str, task_id: str | None = None) -> list[StepRecord]:
         steps = self._steps.get(run_id, [])
-        return [copy.deepcopy(s) for s in steps if task_id is None or s.task_id == task_id]
+        return [_clone(s) for s in steps if task_id is None or s.task_id == task_id]
 
     async def append_events(self, events: Sequence[EventRecord]) -> None:
         for event in events:
@@ -154,7 +165,7 @@ class MemoryStorage(StorageBackend):
     async def list_events(
         self, run_id: str, *, after_seq: int = 0, limit: int | None = None
     ) -> list[EventRecord]:
-        events = [copy.deepcopy(e) for e in self._events.get(run_id, []) if e.seq > after_seq]
+        events = [_clone(e) for e in self._events.get(run_id, []) if e.seq > after_seq]
         return events[:limit] if limit is not None else events
 
     async def save_alert(self, alert: AlertRecord) -> AlertRecord:
@@ -169,11 +180,11 @@ class MemoryStorage(StorageBackend):
             created_at=alert.created_at or time.time(),
         )
         self._alerts.append(stored)
-        return copy.deepcopy(stored)
+        return _clone(stored)
 
     async def list_alerts(self, *, limit: int = 50, run_id: str | None = None) -> list[AlertRecord]:
         alerts = [a for a in reversed(self._alerts) if run_id is None or a.run_id == run_id]
-        return [copy.deepcopy(a) for a in alerts[:limit]]
+        return [_clone(a) for a in alerts[:limit]]
 
     async def purge(self, *, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
