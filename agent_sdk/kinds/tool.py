@@ -48,7 +48,11 @@ class ToolContext:
         task_id: the workflow task (``""`` outside a workflow).
         call_id: the tool call's id; with ``run_id`` it forms the call's idempotency key.
         workspace: the directory file tools are confined to, or ``None``.
-        services: runtime services (e.g. ``"sandbox"``) a tool may look up; empty by default.
+        services: what the runtime offers a tool: ``"app"`` (the :class:`~agent_sdk.app.App`),
+            ``"runtime"`` (:class:`~agent_sdk.runtime.context.Services`: ``.sandbox()`` is the
+            configured sandbox, probed once) and ``"idempotency_key"`` (stable across a crash
+            and resume: a tool with external effects can deduplicate with it). Empty outside
+            a run.
     """
 
     __slots__ = ("call_id", "run_id", "services", "task_id", "workspace")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from agent_sdk.errors import AgentSDKError, BudgetExceededError, ToolError
 from agent_sdk.events import ModelCallInfo, ToolCallInfo
 from agent_sdk.kinds.model import ModelProvider
+from agent_sdk.kinds.sandbox import Sandbox
 from agent_sdk.kinds.tool import Tool, ToolContext
 from agent_sdk.messages import ModelRequest, ModelResponse, ToolCall, ToolResult, ToolSpec, Usage
 from agent_sdk.runtime.journal import EventLog, Journal, step_key
@@ -65,6 +66,7 @@ class Services:
         self._models: dict[str, ModelProvider] = {}
         self._tools: dict[str, Tool] = {}
         self._limiters: dict[str, RateLimiter] = {}
+        self._sandbox: Sandbox | None = None
         self.breaker_listeners: list[Callable[[str, str, str], None]] = []
 
     def _breaker_changed(self, name: str, old: Any, new: Any) -> None:
@@ -79,6 +81,21 @@ class Services:
             assert isinstance(created, ModelProvider)
             instance = self._models[name] = created
         return instance
+
+    def sandbox(self) -> Sandbox:
+        """The configured sandbox (``[sandbox] backend``), created and probed once.
+
+        Raises:
+            UnknownComponentError: no sandbox of that name is installed.
+            SandboxUnavailableError: its isolation is not available here (it never falls back
+                to running code unconfined).
+        """
+        if self._sandbox is None:
+            created = self.app.create("sandbox", self.app.config.sandbox.backend, where="sandbox")
+            assert isinstance(created, Sandbox)
+            created.probe()
+            self._sandbox = created
+        return self._sandbox
 
     def provider_name(self, model: str) -> str:
         """The registered provider behind configured model *model*."""
@@ -303,7 +320,7 @@ class TaskContext:
             task_id=self.task_id,
             call_id=call.id,
             workspace=self.workspace,
-            services={"app": self.services.app, "idempotency_key": key},
+            services={"app": self.services.app, "runtime": self.services, "idempotency_key": key},
         )
         breaker_key = f"tool:{call.name}"
 

@@ -1,0 +1,33 @@
+"""The llamacpp plugin's tools."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent_sdk.kinds.base import EmptyConfig
+from agent_sdk.kinds.tool import Tool, ToolContext
+
+__all__ = ["Echo"]
+
+
+class Echo(Tool):
+    """Echo the given text back, after the configured prefix."""
+
+    name = "llamacpp_echo"
+    description = "Echo the given text back, after the configured prefix."
+    side_effects = False
+
+    class Config(EmptyConfig):
+        """``[plugins.llamacpp]`` settings."""
+
+        prefix: str = Field("", description="Text put before every echoed message.")
+
+    class Arguments(BaseModel):
+        """What the model passes."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        text: str = Field(description="The text to echo back.")
+
+    async def run(self, args: Echo.Arguments, ctx: ToolContext) -> str:
+        return f"{self.config.prefix}{args.text}"

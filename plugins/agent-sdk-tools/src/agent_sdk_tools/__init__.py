@@ -1,0 +1,7 @@
+"""agent-sdk plugin tools.
+
+The ``agent_sdk`` entry point of this distribution targets :mod:`agent_sdk_tools.hooks`; the
+components live in their own modules and are imported only when the registry is built.
+"""
+
+__version__ = "0.1.0"
