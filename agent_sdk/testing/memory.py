@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -33,7 +33,10 @@ __all__ = ["MemoryStorage"]
 _UPDATABLE = frozenset({"status", "output", "error", "usage"})
 
 
-def _clone(record: Any) -> Any:
+R = TypeVar("R", RunRecord, TaskRecord, StepRecord, EventRecord, AlertRecord)
+
+
+def _clone(record: R) -> R:
     # records hold JSON values: an evolve plus JSON copies of the mutable fields is a deep copy
     changes = {
         f.name: _copy(getattr(record, f.name))
