@@ -31,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("agent_sdk.cli.runs:runs", "List runs; show a run's tasks and timeline."),
     "status": ("agent_sdk.cli.status:status", "Running runs, breakers, recent alerts."),
     "db": ("agent_sdk.cli.db:db", "Back up, restore and prune storage."),
+    "sandbox": ("agent_sdk.cli.sandbox:sandbox", "Run code through the configured sandbox."),
 }
 
 
