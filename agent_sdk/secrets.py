@@ -46,13 +46,15 @@ KEYRING_TIMEOUT_S = 5.0
 """Seconds to wait for a keyring backend before treating the secret as not found."""
 
 SENSITIVE_KEY_RE = re.compile(
-    r"(?:^|_)(pass(word|wd|phrase)?s?|secrets?|token|api_?key|authorization|auth|credentials?|"
+    r"(?:^|_)(pass(word|wd|phrase)?s?|secrets?|token(?!_(?:budget|count|limit)(?:_|$))|api_?key|"
+    r"authorization|auth|credentials?|"
     r"private_?key|cookies?|session_?id)(?:_|$)"
 )
 """Matches the *normalised* form of a sensitive mapping key (see :func:`is_sensitive_key`).
 
 Only whole words count, so ``api_key``, ``Authorization``, ``access_token`` and ``X-Api-Key``
-are sensitive while ``max_tokens``, ``input_tokens``, ``author`` and ``bypass`` are not.
+are sensitive while ``max_tokens``, ``input_tokens``, ``token_budget``, ``author`` and
+``bypass`` are not (``token`` followed by ``budget``/``count``/``limit`` is a quantity).
 """
 
 _KEY_WORD_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")

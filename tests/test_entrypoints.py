@@ -38,7 +38,7 @@ from agent_sdk.config import load_config
 from agent_sdk.errors import ConfigError, DuplicateComponentError, PluginLoadError
 from agent_sdk.kinds.tool import ToolContext
 from agent_sdk.messages import Message, ModelRequest, ToolCall
-from agent_sdk.plugins import AgentSDKPluginManager, get_plugin_manager
+from agent_sdk.plugins import BUILTIN_PLUGINS, AgentSDKPluginManager, get_plugin_manager
 
 FIXTURE_PLUGINS = Path(__file__).parent / "fixture_plugins"
 ALL_TEST_PLUGINS = (
@@ -306,7 +306,7 @@ def test_every_bad_plugin_is_contained_and_check_pending_passes() -> None:
     failed = sorted(r.name for r in pm.records.values() if r.status == "failed")
     assert failed == sorted(set(ALL_TEST_PLUGINS) - {"testgood", "testdupe"})
     loaded = sorted(n for n, r in pm.records.items() if r.status == "loaded")
-    assert loaded == ["scripted", "testdupe", "testgood"]
+    assert loaded == sorted([*BUILTIN_PLUGINS, "testdupe", "testgood"])
     assert sorted(name for name, _ in pm.list_name_plugin()) == loaded
     assert registry.names("model") == ["echo", "scripted"]
 

@@ -24,7 +24,12 @@ from agent_sdk.kinds.base import EmptyConfig
 from agent_sdk.kinds.model import ModelProvider
 from agent_sdk.kinds.tool import Tool, tool
 from agent_sdk.messages import Message, ModelRequest, ModelResponse
-from agent_sdk.plugins import AgentSDKPluginManager, PluginPolicy, get_plugin_manager
+from agent_sdk.plugins import (
+    BUILTIN_PLUGINS,
+    AgentSDKPluginManager,
+    PluginPolicy,
+    get_plugin_manager,
+)
 from agent_sdk.testing.scripted import ScriptedModel
 
 pytest_plugins = ["pytester"]
@@ -55,7 +60,9 @@ class Upper(ModelProvider):
 
 
 def test_plugin_manager_fixture_has_builtins_only(plugin_manager: AgentSDKPluginManager) -> None:
-    assert {name: r.source for name, r in plugin_manager.records.items()} == {"scripted": "builtin"}
+    assert {name: r.source for name, r in plugin_manager.records.items()} == dict.fromkeys(
+        BUILTIN_PLUGINS, "builtin"
+    )
     assert plugin_manager.registry().names("model") == ["scripted"]
     assert plugin_manager.policy == PluginPolicy()
 
@@ -293,7 +300,8 @@ def test_unknown_component_error_lists_what_is_registered(
 def test_plugin_records_serialise_to_json(plugin_manager: AgentSDKPluginManager) -> None:
     plugin_manager.registry()
 
-    [record] = json.loads(json.dumps([r.to_dict() for r in plugin_manager.records.values()]))
+    records = json.loads(json.dumps([r.to_dict() for r in plugin_manager.records.values()]))
+    [record] = [r for r in records if r["name"] == "scripted"]
 
     assert record == {
         "name": "scripted",

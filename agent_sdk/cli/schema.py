@@ -19,8 +19,10 @@ import click
 def schema(output: Path | None) -> None:
     """Print the JSON Schema (draft 2020-12) of agent-sdk.toml with every loaded plugin's table.
 
-    The copy checked in at docs/reference/agent-sdk.schema.json is regenerated with:
-    agent-sdk schema -o docs/reference/agent-sdk.schema.json
+    The copy checked in at docs/reference/agent-sdk.schema.json covers the builtins and the
+    first-party plugins only; regenerate it with the command tests/test_schema_freshness.py
+    prints, AGENT_SDK_LOAD_PLUGINS=<first-party plugins> agent-sdk schema -o
+    docs/reference/agent-sdk.schema.json
     """
     from agent_sdk.config import full_schema
     from agent_sdk.plugins import get_plugin_manager

@@ -300,7 +300,7 @@ class CircuitBreaker:
         Raises:
             CircuitOpenError: the breaker is open (or half-open with every trial slot taken);
                 *fn* is not called. ``retry_after`` says when to try again, in seconds.
-            Whatever *fn* raises, unchanged, after recording it.
+            Exception: whatever *fn* raises, unchanged, after recording it.
         """
         ticket = self._admit()
         try:

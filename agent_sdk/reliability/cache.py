@@ -255,7 +255,7 @@ class ResultCache:
             fn: the coroutine function producing the value.
 
         Raises:
-            Whatever *fn* raises.
+            Exception: whatever *fn* raises (every coalesced caller gets the same error).
         """
         if not self.policy.enabled:
             return await fn(*args, **kwargs)

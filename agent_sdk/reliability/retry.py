@@ -196,8 +196,9 @@ class Retrier:
             what *fn* returns on the first successful attempt.
 
         Raises:
-            The last error of *fn* when it is not retryable, attempts are used up, the time
-            budget would be overrun, or its Retry-After exceeds ``retry_after_max_s``.
+            Exception: the last error of *fn*, unchanged, when it is not retryable, attempts
+                are used up, the time budget would be overrun, or its Retry-After exceeds
+                ``retry_after_max_s``.
         """
         attempts: AsyncIterable[stamina.Attempt] = stamina.retry_context(**self._stamina_kwargs())
         async for attempt in attempts:
