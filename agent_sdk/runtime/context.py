@@ -285,22 +285,43 @@ class TaskContext:
             )
             return result
         info = ToolCallInfo(self.run_id, self.task_id, call)
-        async with self._tool_semaphore:
-            # No separate "intent" step: if the process dies while the tool runs, the replayed
-            # model response asks for the same call again and it re-executes under the same
-            # deterministic idempotency key, which is all an intent record would tell us.
-            result = await self._execute_tool(call, info, key)
-        await self.journal.record(self.task_id, key, "tool_result", result.model_dump(mode="json"))
-        await self.events.emit(
-            "tool_call_finished",
-            self.task_id,
-            tool=call.name,
-            call_id=call.id,
-            ok=result.ok,
-            error=(result.error or {}).get("message"),
-        )
-        self._hook.agent_sdk_after_tool_call(call=info, result=result)
-        return result
+        outcome: ToolResult | None = None
+        try:
+            async with self._tool_semaphore:
+                # No separate "intent" step: if the process dies while the tool runs, the
+                # replayed model response asks for the same call again and it re-executes
+                # under the same deterministic idempotency key, which is all an intent record
+                # would tell us.
+                outcome = await self._execute_tool(call, info, key)
+            await self.journal.record(
+                self.task_id, key, "tool_result", outcome.model_dump(mode="json")
+            )
+            await self.events.emit(
+                "tool_call_finished",
+                self.task_id,
+                tool=call.name,
+                call_id=call.id,
+                ok=outcome.ok,
+                error=(outcome.error or {}).get("message"),
+            )
+            return outcome
+        except BaseException as exc:  # cancelled, timed out, journal failed: say so, re-raise
+            if outcome is None or isinstance(exc, asyncio.CancelledError):
+                error = (
+                    exc.to_dict()
+                    if isinstance(exc, AgentSDKError)
+                    else {
+                        "type": type(exc).__name__,
+                        "message": "tool call interrupted",
+                        "hint": None,
+                        "transient": True,
+                    }
+                )
+                outcome = ToolResult(call_id=call.id, name=call.name, ok=False, error=error)
+            raise
+        finally:
+            assert outcome is not None
+            self._hook.agent_sdk_after_tool_call(call=info, result=outcome)
 
     async def _execute_tool(self, call: ToolCall, info: ToolCallInfo, key: str) -> ToolResult:
         allowed = self.allowed_tools() if self.agent is not None else None
@@ -368,9 +389,9 @@ class TaskContext:
             info = ModelCallInfo(
                 self.run_id, self.task_id, model_name, provider_name, request, index
             )
-            self._hook.agent_sdk_before_model_call(call=info)
-            provider = self.services.model(model_name)
             try:
+                self._hook.agent_sdk_before_model_call(call=info)
+                provider = self.services.model(model_name)
                 response = await self.services.guarded(
                     f"model:{model_name}", lambda: provider.complete(request), retry=True
                 )

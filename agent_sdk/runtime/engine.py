@@ -156,14 +156,26 @@ class Engine:
         self._active: dict[str, _RunState] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._started_app = False
         self.services.breaker_listeners.append(self._on_breaker_change)
+        from agent_sdk.observability.metrics import get_metrics
+
+        metrics = get_metrics(app.pm)
+        if metrics is not None:
+            self.services.breaker_listeners.append(metrics.breaker_listener)
 
     async def __aenter__(self) -> Engine:
+        self._started_app = not self.app._started
+        self.app.startup()
         await self.storage()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            if self._started_app:
+                self.app.shutdown()
 
     async def storage(self) -> StorageBackend:
         """The storage backend, opened (the configured one unless one was given)."""
@@ -383,6 +395,13 @@ class Engine:
                 await self._finish(state, storage, status, error, started)
                 if state.cancel_reason is None:
                     raise  # the caller cancelled us (Ctrl-C): propagate after recording
+            except Exception as exc:
+                # e.g. a StorageError: record what we can, tell the hooks, then re-raise
+                status = "failed"
+                error = _error_dict(exc)
+                await self._cancel_open_tasks(state, error, best_effort=True)
+                await self._finish(state, storage, status, error, started, best_effort=True)
+                raise
             finally:
                 watcher.cancel()
                 self._active.pop(state.run.id, None)
@@ -411,13 +430,22 @@ class Engine:
         status: str,
         error: dict[str, Any] | None,
         started: float,
+        *,
+        best_effort: bool = False,
     ) -> None:
         output = dict(state.outputs) if status == "succeeded" else None
-        await storage.update_run(
-            state.run.id, status=status, output=output, error=error, usage=state.usage()
-        )
-        await state.events.emit("run_finished", status=status, error=(error or {}).get("message"))
-        await state.events.flush()
+        try:
+            await storage.update_run(
+                state.run.id, status=status, output=output, error=error, usage=state.usage()
+            )
+            await state.events.emit(
+                "run_finished", status=status, error=(error or {}).get("message")
+            )
+            await state.events.flush()
+        except Exception as exc:
+            if not best_effort:
+                raise
+            log.error("run_finish_not_recorded", run_id=state.run.id, error=str(exc))
         outcome = Outcome(
             cast(RunEnd, status),
             output=output,
@@ -437,14 +465,21 @@ class Engine:
                 return
             await storage.update_run(state.run.id)  # heartbeat: touches updated_at only
 
-    async def _cancel_open_tasks(self, state: _RunState, error: dict[str, Any]) -> None:
+    async def _cancel_open_tasks(
+        self, state: _RunState, error: dict[str, Any], *, best_effort: bool = False
+    ) -> None:
         storage = await self.storage()
         now = time.time()
         for task_id, record in state.tasks.items():
             if record.status == "running":
                 record.status, record.error, record.finished_at = "cancelled", error, now
-                await storage.save_task(record)
-                await state.events.emit("task_cancelled", task_id, reason=error.get("message"))
+                try:
+                    await storage.save_task(record)
+                    await state.events.emit("task_cancelled", task_id, reason=error.get("message"))
+                except Exception as exc:
+                    if not best_effort:
+                        raise
+                    log.error("task_cancel_not_recorded", task_id=task_id, error=str(exc))
 
     async def _schedule(self, state: _RunState) -> list[str]:
         """Run tasks until none is ready or running. Returns the ids of failed tasks."""
@@ -594,10 +629,30 @@ class Engine:
                 except asyncio.CancelledError:
                     record.status, record.finished_at = "cancelled", time.time()
                     record.error = CancelledError(state.cancel_reason or "task cancelled").to_dict()
-                    await self._save_task(state, record)
+                    try:
+                        await self._save_task(state, record)
+                    finally:
+                        self.app.pm.hook.agent_sdk_after_task(
+                            run=state.info,
+                            task=info,
+                            outcome=Outcome(
+                                "cancelled",
+                                error=record.error,
+                                duration_s=time.perf_counter() - started,
+                            ),
+                        )
                     raise
                 except Exception as exc:
                     if isinstance(exc, StorageError):
+                        self.app.pm.hook.agent_sdk_after_task(
+                            run=state.info,
+                            task=info,
+                            outcome=Outcome(
+                                "failed",
+                                error=exc.to_dict(),
+                                duration_s=time.perf_counter() - started,
+                            ),
+                        )
                         raise  # the journal is broken: stop the run, do not record over it
                     error = _error_dict(exc)
                     record.status, record.error, record.finished_at = "failed", error, time.time()
