@@ -119,7 +119,8 @@ def show_run(run_id: str, config_path: Path | None, as_json: bool) -> None:
     console = stdout_console()
     console.print(f"[bold]{run.id}[/] workflow [bold]{run.workflow}[/]: {run.status}")
     console.print(
-        f"created {when(run.created_at)} · updated {when(run.updated_at)} · {len(steps)} journal steps"
+        f"created {when(run.created_at)} · updated {when(run.updated_at)} · "
+        f"{len(steps)} journal steps"
     )
     if run.error:
         console.print(f"[red]error:[/] {run.error.get('message')}")
