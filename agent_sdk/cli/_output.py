@@ -31,10 +31,15 @@ def config_option(fn: F) -> F:
 
 
 def stdout_console() -> Any:
-    """A rich console on stdout (imported lazily: rich is not needed for --help)."""
+    """A rich console on stdout (imported lazily: rich is not needed for --help).
+
+    When stdout is not a terminal (piped, captured) tables are laid out 160 columns wide
+    instead of rich's 80, so ids and paths are not truncated in logs.
+    """
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    width = None if sys.stdout.isatty() else 160
+    return Console(soft_wrap=True, width=width)
 
 
 def stderr_console() -> Any:
