@@ -839,3 +839,33 @@ depends_on = ["a"]
     result = await run(app)
     assert result.tasks["b"].status == "failed"
     assert "cannot be resolved" in result.tasks["b"].error["message"]
+
+
+async def test_workflow_workspace_comes_from_the_run_input_and_is_checked_first(
+    app_factory: Any, tmp_path: Any, register_plugin: Callable[..., str]
+) -> None:
+    seen: list[Any] = []
+
+    @tool(threaded=False)
+    def where(ctx: ToolContext) -> str:
+        """Report the workspace."""
+        seen.append(ctx.workspace)
+        return str(ctx.workspace)
+
+    register_plugin(agent_sdk_register_tools=lambda: [where], name="where-plugin")
+    app = app_factory(
+        """
+[workflows.w]
+workspace = "${input.path}"
+[[workflows.w.tasks]]
+id = "t"
+tool = "where"
+"""
+    )
+    storage = MemoryStorage()
+    async with Engine(app, storage) as engine:
+        result = await engine.run("w", {"path": str(tmp_path)})
+        assert result.outputs["t"] == str(tmp_path.resolve())
+        with pytest.raises(WorkflowValidationError, match="is not a directory"):
+            await engine.run("w", {"path": str(tmp_path / "missing")})
+    assert len(await storage.list_runs()) == 1, "a rejected run must store nothing"

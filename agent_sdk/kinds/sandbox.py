@@ -33,6 +33,9 @@ class ExecutionRequest:
             afterwards; ``None`` for a fresh temporary one, removed afterwards.
         env: extra environment variables (names must pass the sandbox's allowlist).
         stdin: bytes fed to the program's standard input.
+        mounts: host directories exposed **read-only** inside the sandbox: mount point (an
+            absolute path such as ``"/project"``) → host path. For code that must read a
+            project (an audit) without being able to change it.
     """
 
     code: str
@@ -41,6 +44,7 @@ class ExecutionRequest:
     workspace: Path | None = None
     env: dict[str, str] = attrs.field(factory=dict)
     stdin: bytes = b""
+    mounts: dict[str, Path] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -40,6 +40,7 @@ from agent_sdk.errors import (
     StorageError,
     ToolError,
     WorkflowError,
+    WorkflowValidationError,
 )
 from agent_sdk.errors import TimeoutError as AgentTimeoutError
 from agent_sdk.events import Outcome, RunInfo, TaskInfo
@@ -119,6 +120,7 @@ class _RunState:
         self.workflow = workflow
         self.journal = journal
         self.events = events
+        self.workspace: Path | None = None
         self.info = RunInfo(run.id, workflow.name, run.input, resumed=False)
         self.tasks: dict[str, TaskRecord] = {}
         self.outputs: dict[str, Any] = {}
@@ -255,6 +257,7 @@ class Engine:
             run_input = {**wf.input, **input}
         elif input is not None:
             run_input = input
+        workspace = self._run_workspace(wf, run_input)  # checked before anything is stored
         storage = await self.storage()
         now = time.time()
         run = RunRecord(
@@ -268,6 +271,7 @@ class Engine:
         )
         await storage.create_run(run)
         state = _RunState(run, wf, Journal(storage, run.id), EventLog(storage, run.id))
+        state.workspace = workspace
         return await self._execute(state)
 
     async def resume(self, run_id: str, *, force: bool = False) -> RunResult:
@@ -298,8 +302,10 @@ class Engine:
             )
         wf = WorkflowDef.model_validate(run.definition)
         self.check_components(wf)
+        workspace = self._run_workspace(wf, run.input)
         journal = await Journal.load(storage, run_id)
         state = _RunState(run, wf, journal, EventLog(storage, run_id))
+        state.workspace = workspace
         state.info = RunInfo(run.id, wf.name, run.input, resumed=True)
         for record in await storage.list_tasks(run_id):
             state.tasks[record.task_id] = record
@@ -728,7 +734,7 @@ class Engine:
                 run_id=state.run.id,
                 task_id=task.id,
                 attempt=attempt,
-                workspace=self.workspace,
+                workspace=state.workspace or self.workspace,
             )
             result = await ctx.run_tool_task(task.tool, args)
             if not result.ok:
@@ -750,10 +756,26 @@ class Engine:
             task_id=task.id,
             attempt=attempt,
             agent=section,
-            workspace=self.workspace,
+            workspace=state.workspace or self.workspace,
         )
         agent_result = await agent.run(task_input, ctx)
         return agent_result.output
+
+    def _run_workspace(self, workflow: WorkflowDef, run_input: Any) -> Path:
+        """The run's workspace: the workflow's ``workspace`` (references resolved), else the
+        engine's. Raises WorkflowValidationError if it is not an existing directory."""
+        if not workflow.workspace:
+            return self.workspace
+        resolved = resolve_references(workflow.workspace, run_input, {})
+        path = Path(str(resolved)).expanduser()
+        if not path.is_absolute():
+            path = self.workspace / path
+        if not path.is_dir():
+            raise WorkflowValidationError(
+                f"workflow {workflow.name!r}: workspace {str(path)!r} is not a directory",
+                hint="pass an existing directory, e.g. --set path=/path/to/project",
+            )
+        return path.resolve()
 
     @staticmethod
     def default_workspace() -> Path:

@@ -116,6 +116,8 @@ class WorkflowDef(BaseModel):
         failure_policy: ``"fail_fast"`` cancels the run at the first failed task;
             ``"continue"`` lets independent branches finish (dependents are skipped).
         concurrency: tasks running at once (``None``: the runtime default).
+        workspace: the directory tools work in for this run; may reference the run input
+            (``"${input.path}"``), resolved when the run starts.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -130,6 +132,11 @@ class WorkflowDef(BaseModel):
         description="fail_fast: stop at first failure; continue: finish other branches.",
     )
     concurrency: int | None = Field(None, ge=1, le=1024, description="Tasks running at once.")
+    workspace: str | None = Field(
+        None,
+        description="Directory tools work in for this run (may reference ${input...}); "
+        "default: [runtime] workspace, else the current directory.",
+    )
 
     def task(self, task_id: str) -> TaskDef:
         """Return the task named *task_id* (KeyError if absent)."""
