@@ -869,3 +869,45 @@ tool = "where"
         with pytest.raises(WorkflowValidationError, match="is not a directory"):
             await engine.run("w", {"path": str(tmp_path / "missing")})
     assert len(await storage.list_runs()) == 1, "a rejected run must store nothing"
+
+
+async def test_run_references_and_mounts_reach_tools(
+    app_factory: Any, tmp_path: Any, register_plugin: Callable[..., str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    @tool(threaded=False)
+    def inspect_run(meta: dict[str, Any], ctx: ToolContext) -> str:
+        """Record what the tool was given."""
+        seen["meta"] = meta
+        seen["mounts"] = ctx.services.get("mounts")
+        return "ok"
+
+    register_plugin(agent_sdk_register_tools=lambda: [inspect_run], name="inspect-plugin")
+    app = app_factory(
+        """
+[workflows.w]
+mounts = { "/project" = "${input.path}" }
+[[workflows.w.tasks]]
+id = "a"
+tool = "sleep"
+args = { label = "a" }
+[[workflows.w.tasks]]
+id = "b"
+tool = "inspect_run"
+args = { meta = "${run}" }
+depends_on = ["a"]
+"""
+    )
+    async with Engine(app, MemoryStorage()) as engine:
+        result = await engine.run("w", {"path": str(tmp_path)})
+        assert result.ok, result.error
+        with pytest.raises(WorkflowValidationError, match="does not exist"):
+            await engine.run("w", {"path": str(tmp_path / "nope")})
+    meta = seen["meta"]
+    assert meta["id"] == result.run_id
+    assert meta["workflow"] == "w"
+    assert meta["tasks"]["a"]["status"] == "succeeded"
+    assert meta["tasks"]["a"]["duration_s"] >= 0
+    assert meta["tool_calls"] == 1
+    assert seen["mounts"] == {"/project": tmp_path.resolve()}

@@ -50,9 +50,11 @@ class ToolContext:
         workspace: the directory file tools are confined to, or ``None``.
         services: what the runtime offers a tool: ``"app"`` (the :class:`~agent_sdk.app.App`),
             ``"runtime"`` (:class:`~agent_sdk.runtime.context.Services`: ``.sandbox()`` is the
-            configured sandbox, probed once) and ``"idempotency_key"`` (stable across a crash
-            and resume: a tool with external effects can deduplicate with it). Empty outside
-            a run.
+            configured sandbox, probed once), ``"idempotency_key"`` (stable across a crash
+            and resume: a tool with external effects can deduplicate with it) and ``"mounts"``
+            (the run's read-only sandbox mounts, mount point → host path, declared by the
+            workflow; pass them to :class:`~agent_sdk.kinds.sandbox.ExecutionRequest`). Empty
+            outside a run.
     """
 
     __slots__ = ("call_id", "run_id", "services", "task_id", "workspace")

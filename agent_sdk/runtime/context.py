@@ -185,6 +185,8 @@ class TaskContext:
         attempt: the task attempt (part of every journal key).
         agent: the ``[agents.<name>]`` settings (model, tools, limits), or ``None`` for a tool task.
         workspace: directory handed to tools as :attr:`ToolContext.workspace`.
+        mounts: the run's read-only sandbox mounts (mount point → host path), handed to tools
+            as ``services["mounts"]`` for code they run in the sandbox.
     """
 
     def __init__(
@@ -198,6 +200,7 @@ class TaskContext:
         attempt: int,
         agent: AgentSection | None = None,
         workspace: Path | None = None,
+        mounts: Mapping[str, Path] | None = None,
     ) -> None:
         self.services = services
         self.journal = journal
@@ -207,6 +210,7 @@ class TaskContext:
         self.attempt = attempt
         self.agent = agent
         self.workspace = workspace
+        self.mounts = dict(mounts or {})
         self.usage = Usage()
         self.model_calls = 0
         self.tool_calls = 0
@@ -341,7 +345,12 @@ class TaskContext:
             task_id=self.task_id,
             call_id=call.id,
             workspace=self.workspace,
-            services={"app": self.services.app, "runtime": self.services, "idempotency_key": key},
+            services={
+                "app": self.services.app,
+                "runtime": self.services,
+                "idempotency_key": key,
+                "mounts": self.mounts,
+            },
         )
         breaker_key = f"tool:{call.name}"
 

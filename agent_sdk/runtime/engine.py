@@ -121,10 +121,35 @@ class _RunState:
         self.journal = journal
         self.events = events
         self.workspace: Path | None = None
+        self.mounts: dict[str, Path] = {}
         self.info = RunInfo(run.id, workflow.name, run.input, resumed=False)
         self.tasks: dict[str, TaskRecord] = {}
         self.outputs: dict[str, Any] = {}
         self.cancel_reason: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """What ``${run...}`` references see: id, workflow, created_at, usage, tasks,
+        tool_calls (the journal's tool results so far)."""
+        tasks = {}
+        for task_id, record in self.tasks.items():
+            duration = (
+                round(record.finished_at - record.started_at, 6)
+                if record.finished_at and record.started_at
+                else None
+            )
+            tasks[task_id] = {
+                "status": record.status,
+                "attempt": record.attempt,
+                "duration_s": duration,
+            }
+        return {
+            "id": self.run.id,
+            "workflow": self.workflow.name,
+            "created_at": self.run.created_at,
+            "usage": self.usage(),
+            "tasks": tasks,
+            "tool_calls": self.journal.count("tool_result"),
+        }
 
     def usage(self) -> dict[str, int]:
         """Tokens of every model response in the journal (all attempts, all executions)."""
@@ -272,6 +297,7 @@ class Engine:
         await storage.create_run(run)
         state = _RunState(run, wf, Journal(storage, run.id), EventLog(storage, run.id))
         state.workspace = workspace
+        state.mounts = self._run_mounts(wf, state.run.input)
         return await self._execute(state)
 
     async def resume(self, run_id: str, *, force: bool = False) -> RunResult:
@@ -306,6 +332,7 @@ class Engine:
         journal = await Journal.load(storage, run_id)
         state = _RunState(run, wf, journal, EventLog(storage, run_id))
         state.workspace = workspace
+        state.mounts = self._run_mounts(wf, state.run.input)
         state.info = RunInfo(run.id, wf.name, run.input, resumed=True)
         for record in await storage.list_tasks(run_id):
             state.tasks[record.task_id] = record
@@ -726,7 +753,7 @@ class Engine:
 
     async def _execute_task(self, state: _RunState, task: TaskDef, attempt: int) -> Any:
         if task.tool is not None:
-            args = resolve_references(task.args, state.run.input, state.outputs)
+            args = resolve_references(task.args, state.run.input, state.outputs, state.metadata())
             ctx = TaskContext(
                 self.services,
                 state.journal,
@@ -735,6 +762,7 @@ class Engine:
                 task_id=task.id,
                 attempt=attempt,
                 workspace=state.workspace or self.workspace,
+                mounts=state.mounts,
             )
             result = await ctx.run_tool_task(task.tool, args)
             if not result.ok:
@@ -747,7 +775,9 @@ class Engine:
             return result.data
         section = self.app.config.agent(task.target)
         agent = self._agent(section.type, section)
-        task_input = resolve_references(task.input, state.run.input, state.outputs)
+        task_input = resolve_references(
+            task.input, state.run.input, state.outputs, state.metadata()
+        )
         ctx = TaskContext(
             self.services,
             state.journal,
@@ -757,9 +787,35 @@ class Engine:
             attempt=attempt,
             agent=section,
             workspace=state.workspace or self.workspace,
+            mounts=state.mounts,
         )
         agent_result = await agent.run(task_input, ctx)
         return agent_result.output
+
+    def _run_mounts(self, workflow: WorkflowDef, run_input: Any) -> dict[str, Path]:
+        """Resolve the workflow's read-only mounts for one run (checked before it is stored).
+
+        Raises:
+            WorkflowValidationError: a mount point is not absolute or a host path is missing.
+        """
+        mounts: dict[str, Path] = {}
+        source = Path(self.app.config.source)
+        base = source.parent if source.is_file() else Path.cwd()
+        for point, raw in workflow.mounts.items():
+            if not point.startswith("/") or point == "/":
+                raise WorkflowValidationError(
+                    f"workflow {workflow.name!r}: mount point {point!r} must be an absolute "
+                    "path below / (e.g. /project)"
+                )
+            path = Path(str(resolve_references(raw, run_input, {}))).expanduser()
+            path = path if path.is_absolute() else base / path
+            if not path.exists():
+                raise WorkflowValidationError(
+                    f"workflow {workflow.name!r}: mount {point} -> {str(path)!r} does not exist",
+                    hint="pass an existing path in the run input (e.g. --set path=...)",
+                )
+            mounts[point] = path.resolve()
+        return mounts
 
     def _run_workspace(self, workflow: WorkflowDef, run_input: Any) -> Path:
         """The run's workspace: the workflow's ``workspace`` (references resolved), else the

@@ -67,6 +67,10 @@ class Journal:
         """``True`` if *key* is recorded (does not count as a replay)."""
         return key in self._recorded
 
+    def count(self, type: str) -> int:
+        """How many recorded steps have *type* (e.g. ``"tool_result"``)."""
+        return sum(1 for step in self._recorded.values() if step.type == type)
+
     def usage(self) -> dict[str, int]:
         """``{"input_tokens", "output_tokens"}`` summed over every recorded model response."""
         totals = {"input_tokens": 0, "output_tokens": 0}

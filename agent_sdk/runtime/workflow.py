@@ -49,9 +49,9 @@ __all__ = [
 ]
 
 REFERENCE_RE = re.compile(
-    r"\$\{\s*(input|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)\s*\}"
+    r"\$\{\s*(input|run|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)\s*\}"
 )
-"""``${input.a.b}`` or ``${tasks.<id>.output.a.b}``."""
+"""``${input.a.b}``, ``${run.id}`` or ``${tasks.<id>.output.a.b}``."""
 
 _ID_RE = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 
@@ -118,6 +118,8 @@ class WorkflowDef(BaseModel):
         concurrency: tasks running at once (``None``: the runtime default).
         workspace: the directory tools work in for this run; may reference the run input
             (``"${input.path}"``), resolved when the run starts.
+        mounts: host directories that sandboxed code of this run may *read*: mount point →
+            host path. Declared by the workflow's author, never by a model.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -132,6 +134,12 @@ class WorkflowDef(BaseModel):
         description="fail_fast: stop at first failure; continue: finish other branches.",
     )
     concurrency: int | None = Field(None, ge=1, le=1024, description="Tasks running at once.")
+    mounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Host directories sandboxed code may read in this run: mount point "
+        "(e.g. /project) -> host path (may reference ${input...}; relative paths resolve "
+        "against the configuration file's directory).",
+    )
     workspace: str | None = Field(
         None,
         description="Directory tools work in for this run (may reference ${input...}); "
@@ -349,13 +357,18 @@ def _lookup(value: Any, path: str, ref: str) -> Any:
     return value
 
 
-def resolve_references(value: Any, run_input: Any, outputs: Mapping[str, Any]) -> Any:
-    """Substitute ``${input...}`` and ``${tasks.<id>.output...}`` references in *value*.
+def resolve_references(
+    value: Any, run_input: Any, outputs: Mapping[str, Any], run: Mapping[str, Any] | None = None
+) -> Any:
+    """Substitute ``${input...}``, ``${run...}`` and ``${tasks.<id>.output...}`` in *value*.
 
     Args:
         value: a string, or a JSON structure holding strings.
         run_input: the run's input.
         outputs: task id → output of the tasks that succeeded.
+        run: run metadata for ``${run...}``: ``id``, ``workflow``, ``created_at`` (Unix s),
+            ``usage`` (tokens so far), ``tasks`` (id → status, attempt, duration_s),
+            ``tool_calls`` (tool results journaled so far).
 
     Returns:
         A copy of *value* with references replaced (a whole-string reference keeps the JSON type).
@@ -365,7 +378,13 @@ def resolve_references(value: Any, run_input: Any, outputs: Mapping[str, Any]) -
     """
 
     def one(match: re.Match[str]) -> Any:
-        root = run_input if match.group(1) == "input" else outputs.get(match.group(2))
+        kind = match.group(1)
+        if kind == "input":
+            root = run_input
+        elif kind == "run":
+            root = run or {}
+        else:
+            root = outputs.get(match.group(2))
         return _lookup(root, match.group(3), match.group(0))
 
     if isinstance(value, str):
@@ -377,7 +396,7 @@ def resolve_references(value: Any, run_input: Any, outputs: Mapping[str, Any]) -
             value,
         )
     if isinstance(value, Mapping):
-        return {k: resolve_references(v, run_input, outputs) for k, v in value.items()}
+        return {k: resolve_references(v, run_input, outputs, run) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [resolve_references(v, run_input, outputs) for v in value]
+        return [resolve_references(v, run_input, outputs, run) for v in value]
     return value
