@@ -22,10 +22,12 @@ TOML form::
     retries = 2
     priority = 10
 
-References: ``${input.<path>}`` (the run input) and ``${tasks.<id>.output[.<path>]}`` (an
-upstream task's output). A string that is exactly one reference becomes the referenced JSON
-value; a reference inside a longer string is rendered as text (JSON for non-strings). A task
-may only reference tasks it depends on, directly or transitively.
+References: ``${input.<path>}`` (the run input), ``${run.<path>}`` (run metadata: id, usage,
+task states and durations, tool-call count) and ``${tasks.<id>.output[.<path>]}`` (an upstream
+task's output). A string that is exactly one reference becomes the referenced JSON value; a
+reference inside a longer string is rendered as text (JSON for non-strings), or always as JSON
+with ``|json`` (``"{\"notes\": ${tasks.review.output|json}}"`` embeds text safely in JSON). A
+task may only reference tasks it depends on, directly or transitively.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ __all__ = [
 ]
 
 REFERENCE_RE = re.compile(
-    r"\$\{\s*(input|run|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)\s*\}"
+    r"\$\{\s*(input|run|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)"
+    r"\s*(\|\s*json)?\s*\}"
 )
-"""``${input.a.b}``, ``${run.id}`` or ``${tasks.<id>.output.a.b}``."""
+"""``${input.a.b}``, ``${run.id}`` or ``${tasks.<id>.output.a.b}``, optionally ``|json``."""
 
 _ID_RE = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 
@@ -391,10 +394,14 @@ def resolve_references(
         whole = REFERENCE_RE.fullmatch(value.strip())
         if whole:
             return one(whole)
-        return REFERENCE_RE.sub(
-            lambda m: (lambda v: v if isinstance(v, str) else json.dumps(v, default=str))(one(m)),
-            value,
-        )
+
+        def render(match: re.Match[str]) -> str:
+            resolved = one(match)
+            if isinstance(resolved, str) and not match.group(4):
+                return resolved
+            return json.dumps(resolved, default=str, ensure_ascii=False)
+
+        return REFERENCE_RE.sub(render, value)
     if isinstance(value, Mapping):
         return {k: resolve_references(v, run_input, outputs, run) for k, v in value.items()}
     if isinstance(value, list | tuple):
