@@ -675,6 +675,14 @@ def _validate_runtime(
                     f"no tool named {tool!r} is registered",
                     f"registered tools: {', '.join(registry.names('tool')) or 'none'}",
                 )
+    for index, sink in enumerate(config.alerts.sinks):
+        if sink not in registry.names("alert_sink"):
+            issue(
+                f"alerts.sinks[{index}]",
+                f"no alert sink named {sink!r} is registered",
+                f"registered alert sinks: {', '.join(registry.names('alert_sink')) or 'none'} "
+                "(pip install agent-sdk-alerts for log, webhook, slack and email)",
+            )
     for name, table in config.workflows.items():
         try:
             workflow = WorkflowDef.from_mapping(name, table, source=source)

@@ -97,18 +97,43 @@ def configure_logging(
     _stdlib_logging.captureWarnings(True)
 
 
+class _LazyLogger:
+    """A logger that resolves structlog's configuration at each call, not at creation.
+
+    Module-level loggers (``log = get_logger(__name__)``) are created at import, usually before
+    the CLI calls :func:`configure_logging`; binding a structlog logger then would freeze the
+    default configuration into it.
+    """
+
+    __slots__ = ("_initial",)
+
+    def __init__(self, initial: dict[str, Any]) -> None:
+        self._initial = initial
+
+    def bind(self, **values: Any) -> _LazyLogger:
+        """A logger with *values* added to every event."""
+        return _LazyLogger({**self._initial, **values})
+
+    def __getattr__(self, name: str) -> Any:
+        if not structlog.is_configured():
+            configure_logging("console", "warning")
+        return getattr(structlog.get_logger().bind(**self._initial), name)
+
+
 def get_logger(name: str | None = None, **initial: Any) -> Any:
-    """Return a structlog logger; installs the default configuration if none exists.
+    """Return a structlog logger; the default configuration (warnings and errors to stderr)
+    applies until :func:`configure_logging` or the user configures structlog.
+
+    The configuration is looked up when an event is logged, so a logger created at import
+    follows a later :func:`configure_logging`.
 
     Args:
         name: logger name (usually ``__name__``), added as ``logger``.
         initial: key/values bound to every event of this logger.
     """
-    if not structlog.is_configured():
-        configure_logging("console", "warning")
     if name:
         initial["logger"] = name
-    return structlog.get_logger().bind(**initial)
+    return _LazyLogger(initial)
 
 
 @contextmanager

@@ -911,3 +911,39 @@ depends_on = ["a"]
     assert meta["tasks"]["a"]["duration_s"] >= 0
     assert meta["tool_calls"] == 1
     assert seen["mounts"] == {"/project": tmp_path.resolve()}
+
+
+def test_an_unknown_alert_sink_is_a_config_error(app_factory: Any) -> None:
+    with pytest.raises(ConfigError, match=r"alerts\.sinks\[0\].*no alert sink named 'pager'"):
+        app_factory('[alerts]\nsinks = ["pager"]\n')
+
+
+async def test_a_failing_alert_sink_never_breaks_the_run(
+    app_factory: Any, register_plugin: Callable[..., str]
+) -> None:
+    from agent_sdk.kinds.alerts import Alert, AlertSink
+
+    class Broken(AlertSink):
+        name = "broken"
+
+        async def send(self, alert: Alert) -> None:
+            raise ToolError("receiver is down")
+
+    register_plugin(agent_sdk_register_alert_sinks=lambda: [Broken], name="broken-sink")
+    app = app_factory(
+        """
+[alerts]
+sinks = ["broken"]
+[workflows.w]
+[[workflows.w.tasks]]
+id = "boom"
+tool = "flaky"
+args = { key = "b", failures = 1, transient = false }
+"""
+    )
+    storage = MemoryStorage()
+    result = await run(app, storage=storage)
+    assert result.status == "failed"
+    [alert] = await storage.list_alerts()
+    assert alert.rule == "run_failed"
+    assert alert.data["deliveries"]["broken"].startswith("failed: receiver is down")

@@ -133,8 +133,8 @@ def test_get_logger_installs_a_warning_level_default_when_unconfigured(
 ) -> None:
     assert not structlog.is_configured()
     log = get_logger("agent_sdk.x")
-    assert structlog.is_configured()
     log.info("quiet_info")
+    assert structlog.is_configured()
     log.warning("loud_warning")
     captured = capsys.readouterr()
     assert "loud_warning" in captured.err
@@ -164,3 +164,15 @@ def test_default_stream_follows_a_replaced_stderr(monkeypatch: pytest.MonkeyPatc
     get_logger().info("two")
     assert [e["event"] for e in events(first)] == ["one"]
     assert [e["event"] for e in events(second)] == ["two"]
+
+
+def test_a_logger_created_before_configure_logging_follows_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    early = get_logger("agent_sdk.early")  # like a module-level logger, created at import
+    early.warning("before")
+    configure_logging("json", "info")
+    early.info("after", detail=1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "after" in line]
+    assert len(lines) == 1
+    assert json.loads(lines[0])["detail"] == 1

@@ -28,7 +28,8 @@ class Alert:
         rule: the rule that raised it (e.g. ``"run_failed"``, ``"circuit_opened"``).
         severity: ``info``, ``warning``, ``error`` or ``critical``.
         title: one line.
-        message: details (secrets are redacted before delivery).
+        message: details (registered secrets are masked by the kernel before any sink, hook
+            or storage sees the alert).
         run_id: the run concerned, or ``""``.
         task_id: the task concerned, or ``""``.
         labels: extra key/values (workflow, tool, breaker...).

@@ -16,16 +16,19 @@ that fails is logged and recorded in the stored alert, never raised into the run
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
+import attrs
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent_sdk.kinds.alerts import Alert, AlertSink
 from agent_sdk.kinds.storage import AlertRecord, StorageBackend
 from agent_sdk.logging import get_logger
+from agent_sdk.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from agent_sdk.app import App
@@ -119,13 +122,18 @@ class AlertManager:
         self._sent: dict[str, deque[float]] = {}
         self._attempts: deque[tuple[float, bool]] = deque(maxlen=self.max_window_events)
         self._sinks: list[AlertSink] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
         self.suppressed = 0
 
     def _sink_instances(self) -> list[AlertSink]:
         if self._sinks is None:
             sinks = []
             for name in self.settings.sinks:
-                sink = self.app.create("alert_sink", name, where=f"alerts.sinks.{name}")
+                try:
+                    sink = self.app.create("alert_sink", name, where=f"alerts.sinks.{name}")
+                except Exception as exc:  # noqa: BLE001 - a broken sink must not break the run
+                    log.error("alert_sink_unavailable", sink=name, error=str(exc))
+                    continue
                 assert isinstance(sink, AlertSink)
                 sinks.append(sink)
             self._sinks = sinks
@@ -157,16 +165,39 @@ class AlertManager:
         return True
 
     async def fire(self, alert: Alert) -> bool:
-        """Deduplicate, rate limit, record, and deliver *alert*.
+        """Deduplicate and rate limit *alert*, then deliver it in the background.
+
+        Delivery (the ``agent_sdk_alert`` hook, every sink, then storage) runs as a tracked
+        task so a slow receiver never delays the run; :meth:`drain` waits for it.
 
         Returns:
-            ``True`` if it was delivered (to the hook, storage and sinks), ``False`` if
-            suppressed by deduplication or the rule's rate limit.
+            ``True`` if it was admitted for delivery, ``False`` if suppressed by deduplication
+            or the rule's rate limit.
         """
         if not self._admit(alert):
             self.suppressed += 1
             log.info("alert_suppressed", rule=alert.rule, dedup_key=alert.dedup_key)
             return False
+        alert = attrs.evolve(
+            alert,
+            title=REDACTOR.redact(alert.title),
+            message=REDACTOR.redact(alert.message),
+            labels=REDACTOR.redact_value(alert.labels),
+        )
+        task = asyncio.get_running_loop().create_task(self._deliver(alert))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return True
+
+    async def drain(self, timeout_s: float = 60.0) -> None:
+        """Wait (at most *timeout_s* seconds) for alerts still being delivered."""
+        if self._pending:
+            _, late = await asyncio.wait(set(self._pending), timeout=timeout_s)
+            for task in late:
+                task.cancel()
+                log.warning("alert_delivery_abandoned", after_s=timeout_s)
+
+    async def _deliver(self, alert: Alert) -> None:
         deliveries: dict[str, str] = {}
         try:
             self.app.pm.hook.agent_sdk_alert(alert=alert)
@@ -181,6 +212,12 @@ class AlertManager:
                 log.warning(
                     "alert_delivery_failed", sink=sink.name, rule=alert.rule, error=str(exc)
                 )
+        try:
+            await self._store(alert, deliveries)
+        except Exception as exc:  # noqa: BLE001 - the alert went out; only the record failed
+            log.error("alert_not_recorded", rule=alert.rule, error=str(exc))
+
+    async def _store(self, alert: Alert, deliveries: dict[str, str]) -> None:
         await self.storage.save_alert(
             AlertRecord(
                 rule=alert.rule,
@@ -192,7 +229,6 @@ class AlertManager:
                 created_at=alert.created_at,
             )
         )
-        return True
 
     async def run_failed(self, run_id: str, workflow: str, message: str) -> None:
         """Report that a run failed (rule ``run_failed``)."""

@@ -245,6 +245,8 @@ class Engine:
         """Close model providers, limiters and (if the engine opened it) storage."""
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._alerts is not None:
+            await self._alerts.drain()
         await self.services.aclose()
         if self._owns_storage and self._storage is not None:
             await self._storage.close()
