@@ -62,6 +62,15 @@ RunEnd = Literal["succeeded", "failed", "cancelled"]
 log = get_logger(__name__)
 
 
+def _resolve_setting(value: str, run_input: Any) -> Any:
+    """Resolve a run-level setting (workspace, mounts): references in the input's own values
+    are resolved too (an input default like ``path = "${package.pluggy}"``), two levels deep."""
+    resolved = resolve_references(value, run_input, {})
+    if isinstance(resolved, str) and "${" in resolved:
+        resolved = resolve_references(resolved, run_input, {})
+    return resolved
+
+
 def new_run_id() -> str:
     """A new run id: ``run_`` + 20 hex characters, time-ordered (sorts by creation)."""
     return f"run_{time.time_ns() // 1_000_000:011x}{uuid.uuid4().hex[:9]}"
@@ -809,7 +818,7 @@ class Engine:
                     f"workflow {workflow.name!r}: mount point {point!r} must be an absolute "
                     "path below / (e.g. /project)"
                 )
-            path = Path(str(resolve_references(raw, run_input, {}))).expanduser()
+            path = Path(str(_resolve_setting(raw, run_input))).expanduser()
             path = path if path.is_absolute() else base / path
             if not path.exists():
                 raise WorkflowValidationError(
@@ -824,7 +833,7 @@ class Engine:
         engine's. Raises WorkflowValidationError if it is not an existing directory."""
         if not workflow.workspace:
             return self.workspace
-        resolved = resolve_references(workflow.workspace, run_input, {})
+        resolved = _resolve_setting(workflow.workspace, run_input)
         path = Path(str(resolved)).expanduser()
         if not path.is_absolute():
             path = self.workspace / path

@@ -23,8 +23,9 @@ TOML form::
     priority = 10
 
 References: ``${input.<path>}`` (the run input), ``${run.<path>}`` (run metadata: id, usage,
-task states and durations, tool-call count) and ``${tasks.<id>.output[.<path>]}`` (an upstream
-task's output). A string that is exactly one reference becomes the referenced JSON value; a
+task states and durations, tool-call count), ``${package.<name>}`` (the source directory of an
+installed package, found without importing it) and ``${tasks.<id>.output[.<path>]}`` (an
+upstream task's output). A string that is exactly one reference becomes the referenced JSON value; a
 reference inside a longer string is rendered as text (JSON for non-strings), or always as JSON
 with ``|json`` (``"{\"notes\": ${tasks.review.output|json}}"`` embeds text safely in JSON). A
 task may only reference tasks it depends on, directly or transitively.
@@ -51,10 +52,11 @@ __all__ = [
 ]
 
 REFERENCE_RE = re.compile(
-    r"\$\{\s*(input|run|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)"
+    r"\$\{\s*(input|run|package|tasks\.([A-Za-z0-9_\-]+)\.output)((?:\.[A-Za-z0-9_\-]+)*)"
     r"\s*(\|\s*json)?\s*\}"
 )
-"""``${input.a.b}``, ``${run.id}`` or ``${tasks.<id>.output.a.b}``, optionally ``|json``."""
+"""``${input.a.b}``, ``${run.id}``, ``${package.name}`` or ``${tasks.<id>.output.a.b}``,
+optionally followed by ``|json``."""
 
 _ID_RE = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 
@@ -360,6 +362,27 @@ def _lookup(value: Any, path: str, ref: str) -> Any:
     return value
 
 
+def package_dir(name: str, ref: str = "") -> str:
+    """The source directory of installed package *name*, found without importing it.
+
+    Raises:
+        WorkflowValidationError: no such installed package (or it is a single-file module).
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise WorkflowValidationError(
+            f"reference {ref or name}: no installed package named {name!r}",
+            hint=f"pip install {name}, or pass a path instead",
+        )
+    return str(locations[0])
+
+
 def resolve_references(
     value: Any, run_input: Any, outputs: Mapping[str, Any], run: Mapping[str, Any] | None = None
 ) -> Any:
@@ -386,6 +409,8 @@ def resolve_references(
             root = run_input
         elif kind == "run":
             root = run or {}
+        elif kind == "package":
+            return package_dir(match.group(3).lstrip("."), match.group(0))
         else:
             root = outputs.get(match.group(2))
         return _lookup(root, match.group(3), match.group(0))

@@ -299,12 +299,22 @@ def check(root: Path, batch: int, of: int) -> dict[str, Any]:
         findings.extend(check_module(rel, tree))
     counts = Counter(f["severity"] for f in findings)
     return {
+        "digest": digest(plan[batch], findings),
         "batch": batch,
         "modules": plan[batch],
         "unparsed": unparsed,
         "findings": findings,
         "counts": {s: counts.get(s, 0) for s in SEVERITIES},
     }
+
+
+def digest(batch: list[str], findings: list[dict[str, Any]], limit: int = 12) -> str:
+    """A few lines a small model can read: the batch's modules and its worst findings."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    worst = sorted(findings, key=lambda f: (rank[f["severity"]], f["module"], f["line"]))[:limit]
+    lines = [f"Modules: {', '.join(batch) or 'none'}.", f"{len(findings)} findings."]
+    lines += [f"- {f['severity']}: {f['module']}:{f['line']} {f['message']}" for f in worst]
+    return "\n".join(lines)
 
 
 def _cell(text: Any) -> str:

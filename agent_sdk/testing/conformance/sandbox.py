@@ -67,10 +67,22 @@ _SECRET_VAR = "AGENT_SDK_TEST_SECRET"
 
 # system call numbers the escape test uses (x86_64, aarch64)
 _SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {"unshare": 272, "ptrace": 101, "keyctl": 250, "mount": 165, "io_uring_setup": 425,
-               "bpf": 321},
-    "aarch64": {"unshare": 97, "ptrace": 117, "keyctl": 219, "mount": 40, "io_uring_setup": 425,
-                "bpf": 280},
+    "x86_64": {
+        "unshare": 272,
+        "ptrace": 101,
+        "keyctl": 250,
+        "mount": 165,
+        "io_uring_setup": 425,
+        "bpf": 321,
+    },
+    "aarch64": {
+        "unshare": 97,
+        "ptrace": 117,
+        "keyctl": 219,
+        "mount": 40,
+        "io_uring_setup": 425,
+        "bpf": 280,
+    },
 }
 
 
@@ -597,8 +609,7 @@ class SandboxConformance(ABC):
         report = self.report(result)
         leaked = sorted(set(report["seen"].values()) & set(digests.values()))
         assert not leaked, (
-            f"the sandbox read host files: "
-            f"{[p for p, d in digests.items() if d in leaked]}"
+            f"the sandbox read host files: {[p for p, d in digests.items() if d in leaked]}"
         )
         assert "canary.txt" not in report["listed"].get(str(tmp_path), [])
 

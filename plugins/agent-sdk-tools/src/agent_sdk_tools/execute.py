@@ -19,6 +19,7 @@ such as installing bubblewrap) or that is not installed at all.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -124,7 +125,12 @@ class _ExecTool(Tool):
         return asked if asked is not None else self.config.exec_timeout_s
 
     async def _execute(
-        self, code: str, stdin: str, timeout_s: float | None, ctx: ToolContext
+        self,
+        code: str,
+        stdin: str,
+        timeout_s: float | None,
+        ctx: ToolContext,
+        check: bool = False,
     ) -> dict[str, Any]:
         timeout = self._timeout(timeout_s)
         workspace: Path | None = None
@@ -151,9 +157,35 @@ class _ExecTool(Tool):
                 f"{error.message}",
                 hint=error.hint,
             ) from None
+        if check and (result.exit_code != 0 or result.timed_out):
+            tail = result.stderr.strip().splitlines()[-5:]
+            why = (
+                f"timed out after {timeout}s"
+                if result.timed_out
+                else f"exit code {result.exit_code}"
+            )
+            raise tool_error(
+                f"{self.name}: the program failed ({why}): " + " | ".join(tail),
+                hint="check=true makes a failing program fail the call; see stderr",
+            )
         data = result.to_dict()
         data["sandbox"] = sandbox.name
+        data["json"] = _stdout_json(result.stdout, result.stdout_truncated)
         return data
+
+
+def _stdout_json(stdout: str, truncated: bool) -> Any:
+    """The program's stdout parsed as JSON when it is one complete JSON document, else None.
+
+    Lets a workflow reference fields of a script's output (``${tasks.x.output.json.key}``).
+    """
+    text = stdout.strip()
+    if truncated or not text or text[0] not in "[{":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _backend_name(app: Any) -> str:
@@ -191,9 +223,14 @@ class PythonExec(_ExecTool):
             description="Wall-clock limit in seconds; null: the configured default "
             "(exec_timeout_s).",
         )
+        check: bool = Field(
+            default=False,
+            description="If true, a non-zero exit or a timeout fails the call with the "
+            "stderr tail (for scripted steps); if false, they are returned as data.",
+        )
 
     async def run(self, args: PythonExec.Arguments, ctx: ToolContext) -> dict[str, Any]:
-        return await self._execute(args.code, args.stdin, args.timeout_s, ctx)
+        return await self._execute(args.code, args.stdin, args.timeout_s, ctx, args.check)
 
 
 class Shell(_ExecTool):
@@ -226,6 +263,11 @@ class Shell(_ExecTool):
             description="Wall-clock limit in seconds; null: the configured default "
             "(exec_timeout_s).",
         )
+        check: bool = Field(
+            default=False,
+            description="If true, a non-zero exit or a timeout fails the call with the "
+            "stderr tail (for scripted steps); if false, they are returned as data.",
+        )
 
     async def run(self, args: Shell.Arguments, ctx: ToolContext) -> dict[str, Any]:
-        return await self._execute(args.command, args.stdin, args.timeout_s, ctx)
+        return await self._execute(args.command, args.stdin, args.timeout_s, ctx, args.check)
