@@ -281,3 +281,30 @@ async def test_python_exec_and_shell_run_in_the_real_bwrap_sandbox() -> None:
     slow = await call(PythonExec(), ctx, code="import time; time.sleep(10)", timeout_s=0.5)
     assert slow.ok, slow.error
     assert slow.data["timed_out"] is True
+
+
+async def test_check_true_turns_a_failing_program_into_a_tool_error_with_stderr() -> None:
+    code = "import sys\nprint('bad input', file=sys.stderr)\nsys.exit(3)"
+    result = await call(PythonExec(sandbox=LocalProcessSandbox()), code=code, check=True)
+    assert not result.ok
+    assert result.error is not None
+    assert "exit code 3" in result.error["message"]
+    assert "bad input" in result.error["message"]
+    passing = await call(PythonExec(sandbox=LocalProcessSandbox()), code="print(1)", check=True)
+    assert passing.ok
+
+
+async def test_stdout_that_is_one_json_document_is_parsed_for_references() -> None:
+    tool = PythonExec(sandbox=LocalProcessSandbox())
+    parsed = await call(tool, code="import json; print(json.dumps({'digest': 'x', 'n': [1]}))")
+    assert parsed.data["json"] == {"digest": "x", "n": [1]}
+    text = await call(tool, code="print('not json {')")
+    assert text.data["json"] is None
+
+
+async def test_the_runs_read_only_mounts_are_passed_to_the_sandbox(tmp_path: Path) -> None:
+    ctx = ToolContext(services={"mounts": {"/project": tmp_path}})
+    result = await call(PythonExec(sandbox=LocalProcessSandbox()), ctx, code="print(1)")
+    assert result.ok
+    (request,) = LocalProcessSandbox.requests
+    assert request.mounts == {"/project": tmp_path}
