@@ -1,7 +1,8 @@
-"""agent-sdk plugin anthropic.
+"""agent-sdk plugin ``anthropic``: Claude models through the Anthropic Messages API.
 
-The ``agent_sdk`` entry point of this distribution targets :mod:`agent_sdk_anthropic.hooks`; the
-components live in their own modules and are imported only when the registry is built.
+The ``agent_sdk`` entry point of this distribution targets :mod:`agent_sdk_anthropic.hooks`;
+the provider lives in :mod:`agent_sdk_anthropic.provider` and imports the ``anthropic`` SDK
+lazily.
 """
 
 __version__ = "0.1.0"

@@ -1,8 +1,8 @@
-"""Hook implementations of the openai plugin (the target of its ``agent_sdk`` entry point).
+"""Hook implementations of the ``openai`` plugin (the target of its ``agent_sdk`` entry point).
 
-Every agent-sdk application imports this module at start-up, so keep it light: import
-``agent_sdk`` and this package's component modules only, and import vendor SDKs inside the
-components that use them.
+Light on purpose: every agent-sdk application imports this module at start-up. The provider
+module is imported when the registry is built, and the ``openai`` SDK only when the provider
+makes its first call.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from agent_sdk import hookimpl
 
 if TYPE_CHECKING:
-    from agent_sdk.kinds.tool import Tool
+    from agent_sdk.kinds.model import ModelProvider
 
 
 @hookimpl
-def agent_sdk_register_tools() -> list[type[Tool]]:
-    """Register this plugin's tools."""
-    from agent_sdk_openai.tools import Echo
+def agent_sdk_register_model_providers() -> list[type[ModelProvider]]:
+    """Register :class:`~agent_sdk_openai.provider.OpenAIProvider` as model provider ``openai``."""
+    from agent_sdk_openai.provider import OpenAIProvider
 
-    return [Echo]
+    return [OpenAIProvider]
