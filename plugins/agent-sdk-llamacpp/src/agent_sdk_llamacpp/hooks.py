@@ -1,8 +1,8 @@
-"""Hook implementations of the llamacpp plugin (the target of its ``agent_sdk`` entry point).
+"""Hook implementations of the ``llamacpp`` plugin (the target of its ``agent_sdk`` entry point).
 
-Every agent-sdk application imports this module at start-up, so keep it light: import
-``agent_sdk`` and this package's component modules only, and import vendor SDKs inside the
-components that use them.
+Every agent-sdk application imports this module at start-up, so it stays light: llama-cpp-python
+is imported only when a :class:`~agent_sdk_llamacpp.provider.LlamaCppModel` loads its model,
+and the provider module only when the registry is built.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 from agent_sdk import hookimpl
 
 if TYPE_CHECKING:
-    from agent_sdk.kinds.tool import Tool
+    from agent_sdk.kinds.model import ModelProvider
 
 
 @hookimpl
-def agent_sdk_register_tools() -> list[type[Tool]]:
-    """Register this plugin's tools."""
-    from agent_sdk_llamacpp.tools import Echo
+def agent_sdk_register_model_providers() -> list[type[ModelProvider]]:
+    """Register :class:`~agent_sdk_llamacpp.provider.LlamaCppModel` as provider ``llamacpp``."""
+    from agent_sdk_llamacpp.provider import LlamaCppModel
 
-    return [Echo]
+    return [LlamaCppModel]
