@@ -1,5 +1,7 @@
-"""nox sessions mirroring tox.ini, plus ``new_plugin``.
+"""nox sessions mirroring tox.ini, plus ``quickstart`` and ``new_plugin``.
 
+    nox -s quickstart                    # .venv with everything, then the code-audit workflow
+    nox -s quickstart -- --set path=DIR  # audit another project (arguments go to agent-sdk run)
     nox                                  # lint, type, docs, every agent-sdk-<name>, tests
     nox -s tests -- -k config            # arguments after -- go to pytest
     nox -s agent-sdk-sqlite              # one plugin installed alone with the kernel
@@ -18,7 +20,8 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PLUGIN_DIRS = sorted(p for p in (ROOT / "plugins").glob("agent-sdk-*") if p.is_dir())
 PYTHON = "3.11"
-LINT_PATHS = ["agent_sdk", "plugins", "tests", "benchmarks", "docs", "noxfile.py"]
+LINT_PATHS = ["agent_sdk", "plugins", "tests", "benchmarks", "docs", "examples", "noxfile.py"]
+AUDIT_CONFIG = ROOT / "examples" / "code-audit" / "agent-sdk.toml"
 
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["lint", "type", "docs", *(p.name for p in PLUGIN_DIRS), "tests"]
@@ -92,3 +95,68 @@ def new_plugin(session: nox.Session) -> None:
     code = render.main([session.posargs[0], "--root", str(ROOT)])
     if code:
         session.error(f"could not create the plugin (exit {code})")
+
+
+@nox.session(python=False)
+def quickstart(session: nox.Session) -> None:
+    """The README's first command: install everything into ./.venv and run the code audit.
+
+    Creates (or reuses) ``.venv`` with the kernel and every first-party plugin (the first time,
+    llama-cpp-python compiles from source: about 8 minutes on 2 cores; pip caches the wheel),
+    makes sure bubblewrap is there for the sandbox (installed with apt-get when running as
+    root, otherwise the command to run is printed), then runs the code-audit workflow on the
+    embedded defaults: SQLite storage, the local SmolLM2 model. Arguments after ``--`` go to
+    ``agent-sdk run`` (e.g. ``--set path=/path/to/project``).
+    """
+    import os
+    import shutil
+    import sys
+
+    if shutil.which("bwrap") is None:
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            session.log("installing bubblewrap (the sandbox's isolation) with apt-get")
+            session.run("apt-get", "update", "-q", external=True)
+            session.run(
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                "bubblewrap",
+                external=True,
+                env={"DEBIAN_FRONTEND": "noninteractive"},
+            )
+        else:
+            session.error(
+                "the sandbox needs bubblewrap: install it (e.g. `sudo apt-get install "
+                "bubblewrap`) and run this again"
+            )
+    venv = ROOT / ".venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+    session.run(str(python), "-m", "pip", "install", "-q", "--upgrade", "pip", external=True)
+    session.log("installing agent-sdk and its first-party plugins into .venv")
+    session.run(
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "-e",
+        str(ROOT),
+        *(f"-e{p}" for p in PLUGIN_DIRS),
+        external=True,
+    )
+    session.run(
+        str(venv / "bin" / "agent-sdk"),
+        "run",
+        "--config",
+        str(AUDIT_CONFIG),
+        *session.posargs,
+        external=True,
+    )
+    session.log(
+        "report.md is in the current directory; see the run with "
+        "`.venv/bin/agent-sdk runs list --config examples/code-audit/agent-sdk.toml`"
+    )

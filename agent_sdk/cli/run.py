@@ -107,7 +107,8 @@ def print_summary(result: Any) -> None:
     for column in ("task", "status", "attempt", "duration", "output / error"):
         table.add_column(column)
     colours = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "skipped": "yellow"}
-    for task_id, record in result.tasks.items():
+    ordered = sorted(result.tasks.items(), key=lambda kv: (kv[1].started_at or float("inf"), kv[0]))
+    for task_id, record in ordered:
         duration = (
             f"{record.finished_at - record.started_at:.2f}s"
             if record.finished_at and record.started_at

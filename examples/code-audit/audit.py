@@ -382,7 +382,8 @@ def report(data: dict[str, Any]) -> str:
     ]
     for task_id, info in sorted((run.get("tasks") or {}).items()):
         status, attempt, duration = info.get("status"), info.get("attempt"), info.get("duration_s")
-        lines.append(f"| {task_id} | {status} | {attempt} | {duration} |")
+        shown = f"{duration:.2f}" if isinstance(duration, int | float) else "-"
+        lines.append(f"| {task_id} | {status} | {attempt} | {shown} |")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ under test:
 
 * :mod:`agent_sdk.testing.conformance.storage`: :class:`StorageConformance` for
   :class:`~agent_sdk.kinds.storage.StorageBackend` implementations.
+* :mod:`agent_sdk.testing.conformance.sandbox`: :class:`SandboxConformance` for sandboxes.
 
 The suites import pytest and pytest-asyncio, so they are imported explicitly, never by
 ``import agent_sdk.testing``.

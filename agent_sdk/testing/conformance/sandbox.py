@@ -111,15 +111,53 @@ def _wait_until_gone(marker: str, timeout_s: float) -> list[int]:
         time.sleep(0.05)
 
 
+def _wait_until_present(marker: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not host_processes_with(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _plant(path: Path, text: str, mode: int, parent_mode: int = 0o755) -> Path:
+    """Write a canary file readable (or writable) by anyone: only isolation may protect it."""
+    path.write_text(text)
+    path.chmod(mode)
+    path.parent.chmod(parent_mode)
+    return path
+
+
+def _entries(directory: Path, limit: int = 200) -> list[Path]:
+    try:
+        return sorted(directory.iterdir())[:limit]
+    except OSError:
+        return []
+
+
+def _exists(path: str) -> bool:
+    return os.path.lexists(path)
+
+
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
 def _host_file_digests(paths: list[Path]) -> dict[str, str]:
-    """sha256 of each readable, non-empty regular file (first 64 KiB), by path."""
+    """sha256 of each readable, non-empty regular file (first 64 KiB), by path.
+
+    Files under ``/usr`` are left out: sandboxes show the system read-only by design (an
+    agent-sdk installed there is visible, and fine).
+    """
     digests: dict[str, str] = {}
     for path in paths:
         try:
+            if path.resolve().is_relative_to("/usr"):
+                continue
             if path.is_file() and not path.is_symlink():
                 data = path.read_bytes()[:65536]
                 if data:
@@ -149,7 +187,7 @@ class SandboxConformance(ABC):
     passthrough_env: ClassVar[str] = "TZ"
     """A variable name the sandbox's default allowlist passes through to the code."""
 
-    memory_bomb_bytes: ClassVar[int] = 4 * 1024**3
+    memory_bomb_bytes: ClassVar[int] = 3 * 1024**3
     """The memory bomb tries to touch this much; the sandbox must stop it before."""
 
     fork_bomb_processes: ClassVar[int] = 2000
@@ -162,9 +200,10 @@ class SandboxConformance(ABC):
     # --- fixtures and helpers -----------------------------------------------------------
 
     @pytest.fixture(scope="class")
-    def sandbox(self) -> Sandbox:
+    @classmethod
+    def sandbox(cls) -> Sandbox:
         """One probed sandbox per test class."""
-        box = self.make_sandbox()
+        box = cls().make_sandbox()
         box.probe()
         return box
 
@@ -429,32 +468,35 @@ class SandboxConformance(ABC):
         assert "left them spinning" in result.stdout, result.stderr
         assert _wait_until_gone(marker, 3.0) == []
 
-    async def test_killing_its_parent_and_everything_from_inside_is_harmless(
-        self, sandbox: Sandbox
-    ) -> None:
+    async def test_killing_its_parent_from_inside_is_harmless(self, sandbox: Sandbox) -> None:
+        caller = _digest(Path("/proc/self/cmdline").read_bytes())  # noqa: ASYNC240 - /proc
         result = await self.run(
             sandbox,
-            """
-            import json, os, signal
-            outcome = {}
+            f"""
+            import hashlib, json, os, signal
+            def cmdline(pid):
+                try:
+                    with open(f"/proc/{{pid}}/cmdline", "rb") as f:
+                        return hashlib.sha256(f.read()).hexdigest()
+                except OSError:
+                    return None
+            # never shoot the test runner itself: a sandbox without PID isolation fails here
+            if cmdline({os.getpid()}) == "{caller}" or cmdline(os.getppid()) == "{caller}":
+                print(json.dumps({{"caller_visible": True}}))
+                raise SystemExit(0)
+            outcome = {{"caller_visible": False}}
             for name, pid in [("parent", os.getppid()), ("init", 1)]:
                 try:
                     os.kill(pid, signal.SIGKILL)
                     outcome[name] = "sent"
                 except OSError as exc:
                     outcome[name] = exc.strerror
-            if os.fork() == 0:  # kill(-1): every process we may signal (ourselves included)
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                finally:
-                    os._exit(0)
-            os.wait()
             print(json.dumps(outcome))
             """,
         )
         assert result.exit_code is not None
-        # whatever the code did, the host is fine and the sandbox reported back
-        assert result.duration_s < self.attempt_timeout_s + self.grace_s
+        if result.stdout.strip():
+            assert not self.report(result)["caller_visible"], "the caller's process is visible"
 
     async def test_killing_the_caller_kills_everything_in_the_sandbox(
         self, sandbox: Sandbox, marker: str
@@ -481,10 +523,8 @@ class SandboxConformance(ABC):
 
         caller = await asyncio.to_thread(start_caller)
         try:
-            deadline = time.monotonic() + 10
-            while not host_processes_with(marker) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert host_processes_with(marker), "the sandboxed daemon never started"
+            started = await asyncio.to_thread(_wait_until_present, marker, 10.0)
+            assert started, "the sandboxed daemon never started"
         finally:
             os.kill(caller, signal.SIGKILL)
             await asyncio.to_thread(os.waitpid, caller, 0)
@@ -566,21 +606,17 @@ class SandboxConformance(ABC):
     async def test_host_files_cannot_be_read(self, sandbox: Sandbox, tmp_path: Path) -> None:
         import agent_sdk
 
-        canary = tmp_path / "canary.txt"
-        canary.write_text(f"canary-{uuid.uuid4().hex}")
-        canary.chmod(0o644)
-        tmp_path.chmod(0o755)
+        canary = _plant(tmp_path / "canary.txt", f"canary-{uuid.uuid4().hex}", 0o644)
         home = Path.home()
         targets = [
             Path("/etc/shadow"),
             Path("/etc/gshadow"),
             canary,
             Path(agent_sdk.__file__),
-            Path(os.getcwd()) / "pyproject.toml",
+            Path.cwd() / "pyproject.toml",
+            *_entries(home),
+            *_entries(home / ".ssh"),
         ]
-        for directory in (home, home / ".ssh"):
-            with contextlib.suppress(OSError):
-                targets += sorted(directory.iterdir())[:200]
         digests = _host_file_digests(targets)
         assert str(canary) in digests
         result = await self.run(
@@ -617,10 +653,7 @@ class SandboxConformance(ABC):
         self, sandbox: Sandbox, tmp_path: Path
     ) -> None:
         name = f"agent-sdk-escape-{uuid.uuid4().hex}"
-        tmp_path.chmod(0o777)
-        canary = tmp_path / "canary.txt"
-        canary.write_text("original")
-        canary.chmod(0o666)
+        canary = _plant(tmp_path / "canary.txt", "original", 0o666, parent_mode=0o777)
         targets = [
             f"/{name}",
             f"/etc/{name}",
@@ -647,9 +680,9 @@ class SandboxConformance(ABC):
             """,
         )
         self.report(result)
-        for path in targets:
-            assert not os.path.exists(path), f"the sandbox wrote {path} on the host"
-        assert canary.read_text() == "original"
+        written = [path for path in targets if _exists(path)]
+        assert not written, f"the sandbox wrote on the host: {written}"
+        assert _read(canary) == "original"
 
     # --- secrets ------------------------------------------------------------------------
 
@@ -806,4 +839,5 @@ class SandboxConformance(ABC):
         report = self.report(result)
         refused = {errno.EPERM, errno.EACCES, errno.ENOSYS}
         for name, (rc, err) in report.items():
-            assert rc == -1 and err in refused, f"{name} was not refused: rc={rc} errno={err}"
+            assert rc == -1, f"{name} succeeded in the sandbox (returned {rc})"
+            assert err in refused, f"{name} was not refused: errno {err} ({os.strerror(err)})"

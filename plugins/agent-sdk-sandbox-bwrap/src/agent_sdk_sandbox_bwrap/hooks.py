@@ -1,8 +1,7 @@
-"""Hook implementations of the sandbox-bwrap plugin (the target of its ``agent_sdk`` entry point).
+"""Hook implementations of the ``sandbox-bwrap`` plugin (its entry point targets this module).
 
-Every agent-sdk application imports this module at start-up, so keep it light: import
-``agent_sdk`` and this package's component modules only, and import vendor SDKs inside the
-components that use them.
+Light on purpose: the sandbox module (and asyncio, subprocess...) is imported only when the
+registry is built.
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ from typing import TYPE_CHECKING
 from agent_sdk import hookimpl
 
 if TYPE_CHECKING:
-    from agent_sdk.kinds.tool import Tool
+    from agent_sdk.kinds.sandbox import Sandbox
 
 
 @hookimpl
-def agent_sdk_register_tools() -> list[type[Tool]]:
-    """Register this plugin's tools."""
-    from agent_sdk_sandbox_bwrap.tools import Echo
+def agent_sdk_register_sandboxes() -> list[type[Sandbox]]:
+    """Register :class:`~agent_sdk_sandbox_bwrap.sandbox.BwrapSandbox` as sandbox ``bwrap``."""
+    from agent_sdk_sandbox_bwrap.sandbox import BwrapSandbox
 
-    return [Echo]
+    return [BwrapSandbox]
