@@ -39,7 +39,6 @@ from agent_sdk.runtime.loop import render_input, run_tool_loop
 from agent_sdk.runtime.workflow import WorkflowDef
 from agent_sdk.testing.memory import MemoryStorage
 
-
 BENCH_ENV: dict[str, str] = {}
 
 
@@ -89,7 +88,7 @@ def make_app(tmp: Path, mode: str) -> App:
         pass
     text = f"""
 [plugins.sqlite]
-path = "{tmp / 'bench.db'}"
+path = "{tmp / "bench.db"}"
 mode = "{mode if mode != "-" else "thread"}"
 [models.default]
 provider = "instant"
@@ -115,15 +114,21 @@ async def open_storage(app: App, kind: str) -> StorageBackend:
 
 
 def agent_workflow() -> WorkflowDef:
-    return WorkflowDef.from_mapping("agent", {"tasks": [{"id": "t", "agent": "calc", "input": "1+2"}]})
+    return WorkflowDef.from_mapping(
+        "agent", {"tasks": [{"id": "t", "agent": "calc", "input": "1+2"}]}
+    )
 
 
 def chain_workflow(n: int) -> WorkflowDef:
     tasks = [{"id": "t0", "tool": "add", "args": {"a": 0, "b": 1}}]
     for i in range(1, n):
         tasks.append(
-            {"id": f"t{i}", "tool": "add", "args": {"a": f"${{tasks.t{i - 1}.output}}", "b": 1},
-             "depends_on": [f"t{i - 1}"]}
+            {
+                "id": f"t{i}",
+                "tool": "add",
+                "args": {"a": f"${{tasks.t{i - 1}.output}}", "b": 1},
+                "depends_on": [f"t{i - 1}"],
+            }
         )
     return WorkflowDef.from_mapping("chain", {"tasks": tasks})
 
@@ -153,7 +158,8 @@ async def measure(kind: str, mode: str, runs: int) -> dict[str, float]:
                     started = time.perf_counter()
                     result = await engine.run(chain)
                     chain_times.append(time.perf_counter() - started)
-                    assert result.ok and result.outputs["t19"] == 20, result.error
+                    assert result.ok, result.error
+                    assert result.outputs["t19"] == 20
                 started = time.perf_counter()
                 result = await engine.run(fan)
                 fan_s = time.perf_counter() - started
@@ -180,8 +186,10 @@ def main() -> None:
         configs += [("sqlite", "thread"), ("sqlite", "inline")]
     except ImportError:
         print("agent-sdk-sqlite not installed: measuring the in-memory store only")
-    print(f"{'storage':<16} {'agent run ms':>13} {'p90':>7} {'chain20 ms':>11} "
-          f"{'chain tasks/s':>14} {'fan tasks/s':>12}")
+    print(
+        f"{'storage':<16} {'agent run ms':>13} {'p90':>7} {'chain20 ms':>11} "
+        f"{'chain tasks/s':>14} {'fan tasks/s':>12}"
+    )
     for kind, mode in configs:
         r = asyncio.run(measure(kind, mode, args.runs))
         label = kind if mode == "-" else f"{kind}/{mode}"

@@ -469,7 +469,7 @@ class SandboxConformance(ABC):
         assert _wait_until_gone(marker, 3.0) == []
 
     async def test_killing_its_parent_from_inside_is_harmless(self, sandbox: Sandbox) -> None:
-        caller = _digest(Path("/proc/self/cmdline").read_bytes())  # noqa: ASYNC240 - /proc
+        caller = _digest(Path("/proc/self/cmdline").read_bytes())
         result = await self.run(
             sandbox,
             f"""
