@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent_sdk.errors import ConfigError, ConfigIssue, PluginError, UnknownComponentError
 from agent_sdk.reliability.breaker import BreakerPolicy
+from agent_sdk.reliability.cache import CachePolicy
 from agent_sdk.reliability.ratelimit import RateLimitPolicy
 from agent_sdk.reliability.retry import RetryPolicy
 from agent_sdk.runtime.alerts import AlertsSection
@@ -170,6 +171,24 @@ class RuntimeSection(_Section):
     rate_limits: dict[str, RateLimitPolicy] = Field(
         default_factory=dict,
         description="Rate limits keyed 'model:<name>' or 'tool:<name>'.",
+    )
+    model_cache: CachePolicy = Field(
+        default_factory=lambda: CachePolicy(),
+        description="Cache of model responses keyed by model and request (off by default).",
+    )
+    tool_cache: CachePolicy = Field(
+        default_factory=lambda: CachePolicy(),
+        description="Cache of successful results of tools marked side_effects = False, keyed "
+        "by tool and arguments (off by default).",
+    )
+    max_active_runs: int = Field(
+        64, ge=1, le=100_000, description="Runs one engine executes at once; more wait."
+    )
+    run_queue_timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="How long a run waits for a free slot before it is refused (seconds); "
+        "unset: wait as long as it takes.",
     )
 
 

@@ -16,6 +16,7 @@ from agent_sdk.errors import (
     ConfigError,
     ToolError,
     UnknownComponentError,
+    WorkflowError,
     WorkflowValidationError,
 )
 from agent_sdk.kinds.agent import Agent, AgentContext, AgentResult
@@ -947,3 +948,95 @@ args = { key = "b", failures = 1, transient = false }
     [alert] = await storage.list_alerts()
     assert alert.rule == "run_failed"
     assert alert.data["deliveries"]["broken"].startswith("failed: receiver is down")
+
+
+async def test_a_busy_engine_queues_runs_and_refuses_after_the_queue_timeout(
+    app_factory: Any,
+) -> None:
+    app = app_factory(
+        """
+[runtime]
+max_active_runs = 1
+run_queue_timeout_s = 0.1
+[workflows.w]
+[[workflows.w.tasks]]
+id = "slow"
+tool = "sleep"
+args = { label = "slow", seconds = 0.4 }
+"""
+    )
+    storage = MemoryStorage()
+    async with Engine(app, storage) as engine:
+        first = asyncio.create_task(engine.run("w"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(WorkflowError, match="the engine is busy"):
+            await engine.run("w")
+        assert (await first).ok
+        assert len(await storage.list_runs()) == 1, "the refused run stored nothing"
+        assert (await engine.run("w")).ok, "a slot is free again"
+
+
+async def test_tool_cache_reuses_results_of_side_effect_free_tools_only(
+    app_factory: Any, register_plugin: Callable[..., str]
+) -> None:
+    counts: dict[str, int] = {"pure": 0, "effect": 0}
+
+    @tool(threaded=False, side_effects=False)
+    def pure(x: int) -> int:
+        """A pure function."""
+        counts["pure"] += 1
+        return x * 2
+
+    @tool(threaded=False)
+    def effect(x: int) -> int:
+        """Has side effects."""
+        counts["effect"] += 1
+        return x
+
+    register_plugin(agent_sdk_register_tools=lambda: [pure, effect], name="cache-tools")
+    tasks = "\n".join(
+        f'[[workflows.w.tasks]]\nid = "{name}{i}"\ntool = "{name}"\nargs = {{ x = 3 }}\n'
+        + (f'depends_on = ["{name}{i - 1}"]\n' if i else "")
+        for name in ("pure", "effect")
+        for i in range(3)
+    )
+    app = app_factory(f"[runtime.tool_cache]\nenabled = true\n[workflows.w]\n{tasks}")
+    result = await run(app)
+    assert result.ok
+    assert [result.outputs[f"pure{i}"] for i in range(3)] == [6, 6, 6]
+    assert counts == {"pure": 1, "effect": 3}
+
+
+async def test_model_cache_answers_a_repeated_request_without_calling_the_model(
+    app_factory: Any,
+) -> None:
+    app = app_factory(
+        """
+[runtime.model_cache]
+enabled = true
+[models.default]
+provider = "scripted"
+responses = [ { content = "only one answer is scripted" } ]
+[agents.a]
+type = "loop"
+[workflows.w]
+[[workflows.w.tasks]]
+id = "first"
+agent = "a"
+input = "same question"
+[[workflows.w.tasks]]
+id = "second"
+agent = "a"
+input = "same question"
+depends_on = ["first"]
+"""
+    )
+    storage = MemoryStorage()
+    result = await run(app, storage=storage)
+    assert result.ok, result.error
+    assert result.outputs == {
+        "first": "only one answer is scripted",
+        "second": "only one answer is scripted",
+    }
+    steps = [s for s in await storage.get_steps(result.run_id) if s.type == "model_response"]
+    assert len(steps) == 2, "a cached answer is still journaled for its task"

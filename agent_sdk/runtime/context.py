@@ -67,6 +67,10 @@ class Services:
         self._tools: dict[str, Tool] = {}
         self._limiters: dict[str, RateLimiter] = {}
         self._sandbox: Sandbox | None = None
+        from agent_sdk.reliability.cache import ResultCache
+
+        self.model_cache = ResultCache(settings.model_cache, name="model")
+        self.tool_cache = ResultCache(settings.tool_cache, name="tool")
         self.breaker_listeners: list[Callable[[str, str, str], None]] = []
 
     def _breaker_changed(self, name: str, old: Any, new: Any) -> None:
@@ -353,6 +357,14 @@ class TaskContext:
             },
         )
         breaker_key = f"tool:{call.name}"
+        cache_key_: str | None = None
+        if not tool.side_effects and self.services.tool_cache.enabled:
+            from agent_sdk.reliability.cache import cache_key
+
+            cache_key_ = cache_key(f"tool:{call.name}", call.arguments)
+            cached = self.services.tool_cache.get(cache_key_)
+            if cached is not None:
+                return ToolResult.model_validate({**cached, "call_id": call.id})
 
         async def invoke() -> ToolResult:
             result = await tool.invoke(call, ctx)
@@ -362,7 +374,10 @@ class TaskContext:
             return result
 
         try:
-            return await self.services.guarded(breaker_key, invoke, retry=False)
+            result = await self.services.guarded(breaker_key, invoke, retry=False)
+            if cache_key_ is not None and result.ok:  # failures are never cached
+                self.services.tool_cache.set(cache_key_, result.model_dump(mode="json"))
+            return result
         except _TransientToolFailure as failure:
             return failure.result
         except AgentSDKError as exc:  # breaker open, rate limit timeout
@@ -401,9 +416,25 @@ class TaskContext:
             try:
                 self._hook.agent_sdk_before_model_call(call=info)
                 provider = self.services.model(model_name)
-                response = await self.services.guarded(
-                    f"model:{model_name}", lambda: provider.complete(request), retry=True
-                )
+
+                async def complete() -> ModelResponse:
+                    return await self.services.guarded(
+                        f"model:{model_name}", lambda: provider.complete(request), retry=True
+                    )
+
+                if self.services.model_cache.enabled:
+                    from agent_sdk.reliability.cache import cache_key
+
+                    key_ = cache_key(f"model:{model_name}", request.model_dump(mode="json"))
+
+                    async def complete_as_json() -> dict[str, Any]:
+                        return (await complete()).model_dump(mode="json")
+
+                    response = ModelResponse.model_validate(
+                        await self.services.model_cache.get_or_call(key_, complete_as_json)
+                    )
+                else:
+                    response = await complete()
             except BaseException as exc:
                 self._hook.agent_sdk_after_model_call(call=info, response=None, error=exc)
                 raise

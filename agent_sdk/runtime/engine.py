@@ -24,11 +24,12 @@ executed twice; a failed or cancelled task gets a new attempt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -193,6 +194,7 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started_app = False
+        self._slots: asyncio.Semaphore | None = None
         self.services.breaker_listeners.append(self._on_breaker_change)
         from agent_sdk.observability.metrics import get_metrics
 
@@ -288,12 +290,37 @@ class Engine:
         """
         wf = self.app.config.workflow(workflow) if isinstance(workflow, str) else workflow
         self.check_components(wf)
+        async with self._run_slot():
+            return await self._start(wf, input, run_id)
+
+    @contextlib.asynccontextmanager
+    async def _run_slot(self) -> AsyncIterator[None]:
+        """Hold one of ``max_active_runs`` slots; wait for one (backpressure) or refuse after
+        ``run_queue_timeout_s`` with nothing stored."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.settings.max_active_runs)
+        try:
+            async with asyncio.timeout(self.settings.run_queue_timeout_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise WorkflowError(
+                f"the engine is busy: {self.settings.max_active_runs} runs are active and no "
+                f"slot freed within {self.settings.run_queue_timeout_s}s",
+                hint="retry later, or raise [runtime] max_active_runs / run_queue_timeout_s",
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def _start(self, wf: WorkflowDef, input: Any, run_id: str | None) -> RunResult:
         run_input = wf.input
         if isinstance(wf.input, Mapping) and isinstance(input, Mapping):
             run_input = {**wf.input, **input}
         elif input is not None:
             run_input = input
         workspace = self._run_workspace(wf, run_input)  # checked before anything is stored
+        mounts = self._run_mounts(wf, run_input)
         storage = await self.storage()
         now = time.time()
         run = RunRecord(
@@ -308,7 +335,7 @@ class Engine:
         await storage.create_run(run)
         state = _RunState(run, wf, Journal(storage, run.id), EventLog(storage, run.id))
         state.workspace = workspace
-        state.mounts = self._run_mounts(wf, state.run.input)
+        state.mounts = mounts
         return await self._execute(state)
 
     async def resume(self, run_id: str, *, force: bool = False) -> RunResult:
@@ -340,6 +367,12 @@ class Engine:
         wf = WorkflowDef.model_validate(run.definition)
         self.check_components(wf)
         workspace = self._run_workspace(wf, run.input)
+        async with self._run_slot():
+            return await self._resume(run, wf, workspace)
+
+    async def _resume(self, run: RunRecord, wf: WorkflowDef, workspace: Path) -> RunResult:
+        storage = await self.storage()
+        run_id = run.id
         journal = await Journal.load(storage, run_id)
         state = _RunState(run, wf, journal, EventLog(storage, run_id))
         state.workspace = workspace
