@@ -178,6 +178,25 @@ class Redactor:
         parts.append(text[last:])
         return "".join(parts)
 
+    def redact_secrets(self, value: Any, *, _depth: int = 0) -> Any:
+        """Return *value* with registered secret values masked (keys are not masked).
+
+        For data that must otherwise round-trip (journal steps, task outputs): free when no
+        secret is registered, and a tool argument named ``password`` keeps its value unless
+        that value is a registered secret.
+        """
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.redact(value)
+        if _depth > 50:
+            return value
+        if isinstance(value, Mapping):
+            return {k: self.redact_secrets(v, _depth=_depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.redact_secrets(v, _depth=_depth + 1) for v in value)
+        return value
+
     def redact_value(self, value: Any, *, _depth: int = 0) -> Any:
         """Return a copy of *value* (str, mapping, list/tuple, other) with secrets masked.
 

@@ -216,18 +216,21 @@ def _execute(
         app.shutdown()
     if as_json:
         from agent_sdk.cli._output import print_json
+        from agent_sdk.secrets import REDACTOR
 
         print_json(
-            {
-                "run_id": result.run_id,
-                "workflow": result.workflow,
-                "status": result.status,
-                "outputs": result.outputs,
-                "error": result.error,
-                "usage": result.usage,
-                "duration_s": result.duration_s,
-                "replayed_steps": result.replayed_steps,
-            }
+            REDACTOR.redact_secrets(
+                {
+                    "run_id": result.run_id,
+                    "workflow": result.workflow,
+                    "status": result.status,
+                    "outputs": result.outputs,
+                    "error": result.error,
+                    "usage": result.usage,
+                    "duration_s": result.duration_s,
+                    "replayed_steps": result.replayed_steps,
+                }
+            )
         )
     elif not quiet:
         print_summary(result)

@@ -16,7 +16,8 @@ Rules every backend keeps:
 * ``seq`` counts from 1 per run, separately for steps and for events;
 * event ``data``, alert ``title``/``message``/``data`` and ``error`` dicts pass through
   :meth:`agent_sdk.secrets.REDACTOR.redact_value` before they are written; step ``data`` and
-  run/task ``input``/``output`` are stored as given (a resumed run replays them).
+  run/task ``input``/``output`` are stored as given (a resumed run replays them); the runtime
+  has already masked registered secret values in them (``REDACTOR.redact_secrets``).
 """
 
 from __future__ import annotations

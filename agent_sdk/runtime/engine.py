@@ -52,6 +52,7 @@ from agent_sdk.runtime.alerts import AlertManager
 from agent_sdk.runtime.context import Services, TaskContext
 from agent_sdk.runtime.journal import EventLog, Journal
 from agent_sdk.runtime.workflow import TaskDef, WorkflowDef, resolve_references
+from agent_sdk.secrets import REDACTOR
 
 if TYPE_CHECKING:
     from agent_sdk.app import App
@@ -510,7 +511,7 @@ class Engine:
         *,
         best_effort: bool = False,
     ) -> None:
-        output = dict(state.outputs) if status == "succeeded" else None
+        output = REDACTOR.redact_secrets(dict(state.outputs)) if status == "succeeded" else None
         try:
             await storage.update_run(
                 state.run.id, status=status, output=output, error=error, usage=state.usage()
@@ -661,6 +662,8 @@ class Engine:
                 )
 
     async def _save_task(self, state: _RunState, record: TaskRecord) -> None:
+        if record.output is not None:
+            record.output = REDACTOR.redact_secrets(record.output)  # secrets never rest in storage
         state.tasks[record.task_id] = record
         storage = await self.storage()
         await storage.save_task(record)

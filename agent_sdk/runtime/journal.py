@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from agent_sdk.kinds.storage import EventRecord, StepRecord, StorageBackend
+from agent_sdk.secrets import REDACTOR
 
 __all__ = ["EventLog", "Journal", "step_key"]
 
@@ -88,7 +89,13 @@ class Journal:
             StorageError: the write failed; the caller must not proceed to the next step.
         """
         step = await self.storage.append_step(
-            StepRecord(run_id=self.run_id, task_id=task_id, key=key, type=type, data=data)
+            StepRecord(
+                run_id=self.run_id,
+                task_id=task_id,
+                key=key,
+                type=type,
+                data=REDACTOR.redact_secrets(data),  # secrets never rest in the journal
+            )
         )
         self._recorded[key] = step
         self.written += 1
