@@ -30,12 +30,12 @@ nox.options.sessions = ["lint", "type", "docs", *(p.name for p in PLUGIN_DIRS), 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The kernel and every plugin installed together: all tests, coverage of agent_sdk."""
-    session.install("-e", ".[dev]")
+    session.install(".[dev]")
     if PLUGIN_DIRS:
-        session.install(*(str(p) for p in PLUGIN_DIRS))
+        session.install(*(f"{p}[test]" for p in PLUGIN_DIRS))
     session.run(
         "pytest",
-        "--cov=agent_sdk",
+        "--cov",
         "--cov-report=term",
         "--cov-fail-under=85",
         "tests",

@@ -158,14 +158,14 @@ class RuntimeSection(_Section):
         None, description="Directory given to tools as their workspace (default: cwd)."
     )
     model_retry: RetryPolicy = Field(
-        default_factory=lambda: RetryPolicy(), description="Retries of transient model errors."
+        default=RetryPolicy(), description="Retries of transient model errors."
     )
     task_retry: RetryPolicy = Field(
-        default_factory=lambda: RetryPolicy(initial_s=1.0, timeout_s=None),
+        default=RetryPolicy(initial_s=1.0, timeout_s=None),
         description="Backoff between task attempts (a task's `retries` sets how many).",
     )
     breaker: BreakerPolicy = Field(
-        default_factory=lambda: BreakerPolicy(),
+        default=BreakerPolicy(),
         description="Circuit breaker per model ('model:<name>') and per tool ('tool:<name>').",
     )
     rate_limits: dict[str, RateLimitPolicy] = Field(
@@ -173,11 +173,11 @@ class RuntimeSection(_Section):
         description="Rate limits keyed 'model:<name>' or 'tool:<name>'.",
     )
     model_cache: CachePolicy = Field(
-        default_factory=lambda: CachePolicy(),
+        default=CachePolicy(),
         description="Cache of model responses keyed by model and request (off by default).",
     )
     tool_cache: CachePolicy = Field(
-        default_factory=lambda: CachePolicy(),
+        default=CachePolicy(),
         description="Cache of successful results of tools marked side_effects = False, keyed "
         "by tool and arguments (off by default).",
     )
@@ -226,18 +226,18 @@ class Config(_Section):
     source: str = Field(
         "<defaults>", exclude=True, description="Where this configuration came from."
     )
-    logging: LoggingSection = Field(default_factory=LoggingSection)
-    storage: StorageSection = Field(default_factory=StorageSection)
-    sandbox: SandboxSection = Field(default_factory=SandboxSection)
-    runtime: RuntimeSection = Field(default_factory=RuntimeSection)
+    logging: LoggingSection = Field(default=LoggingSection())
+    storage: StorageSection = Field(default=StorageSection())
+    sandbox: SandboxSection = Field(default=SandboxSection())
+    runtime: RuntimeSection = Field(default=RuntimeSection())
     models: dict[str, ModelSection] = Field(default_factory=dict)
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     workflows: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="[workflows.<name>] tables; see agent_sdk.runtime.workflow for their keys.",
     )
-    alerts: AlertsSection = Field(default_factory=AlertsSection)
-    plugins: PluginsSection = Field(default_factory=PluginsSection)
+    alerts: AlertsSection = Field(default=AlertsSection())
+    plugins: PluginsSection = Field(default=PluginsSection())
 
     def workflow(self, name: str) -> Any:
         """The validated :class:`~agent_sdk.runtime.workflow.WorkflowDef` named *name*.
@@ -386,6 +386,13 @@ def _holds_secret(key_path: str) -> bool:
     return any(is_sensitive_key(part) for part in key_path.split("."))
 
 
+def _expects_secret_ref(schema: Any) -> bool:
+    """``True`` if *schema* (or a branch of it) is a secret reference: a plain value given
+    there may be the pasted secret itself (a webhook URL...), so it is never echoed."""
+    text = json.dumps(schema, default=str) if isinstance(schema, dict | list) else ""
+    return "SecretRef" in text or ('"env"' in text and '"keyring"' in text)
+
+
 def _source_for(key_path: str, default: str, origins: Mapping[str, str]) -> str:
     for path, var in origins.items():
         if key_path == path or key_path.startswith(path + "."):
@@ -466,7 +473,7 @@ def _jsonschema_issues(
             if missing:
                 continue
             message = f"required key is missing: {err.message}"
-        elif _holds_secret(key_path):
+        elif _holds_secret(key_path) or _expects_secret_ref(err.schema):
             # never echo what may be a pasted plaintext secret
             message = err.message.replace(repr(err.instance), f"a {type(err.instance).__name__}")
             if isinstance(err.instance, str) and err.instance in message:

@@ -730,3 +730,31 @@ def test_full_schema_leaves_out_a_plugin_whose_configs_conflict(
     pm.register(module_plugin("bad", agent_sdk_register_tools=lambda: [BadA, BadB]), name="bad")
     schema = full_schema(pm)
     assert "bad" not in schema["properties"]["plugins"]["properties"]
+
+
+def test_a_plain_value_where_a_secret_reference_is_expected_is_never_echoed() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from agent_sdk.errors import ConfigError
+    from agent_sdk.kinds.alerts import Alert, AlertSink
+    from agent_sdk.plugins import get_plugin_manager, module_plugin
+    from agent_sdk.secrets import SecretRef
+
+    class HookConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        hook_url: SecretRef | None = None
+
+    class Sink(AlertSink):
+        name = "hooky"
+        Config = HookConfig
+
+        async def send(self, alert: Alert) -> None:
+            return None
+
+    pm = get_plugin_manager(load_entrypoints=False, env={})
+    pm.register(module_plugin("hooky", agent_sdk_register_alert_sinks=lambda: [Sink]))
+    pasted = "https://hooks.example.invalid/T000/B000/pasted-credential-value"
+    with pytest.raises(ConfigError) as info:
+        load_config(text=f'[plugins.hooky]\nhook_url = "{pasted}"\n', pm=pm, env={})
+    assert "plugins.hooky.hook_url" in str(info.value)
+    assert "pasted-credential-value" not in str(info.value)

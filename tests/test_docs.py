@@ -1,5 +1,10 @@
 """The documentation covers every hook, and the site builds with ``mkdocs build --strict``.
 
+Also checked against the code: every error class, CLI command and CLI option, core
+configuration section and workflow/task key is documented; the generated configuration
+reference has a row for every key of the checked-in schema; every plugin README becomes a
+page; the import layering stated on the architecture page holds.
+
 Hook headings in ``docs/hooks.md`` carry the hook's signature in one normalized form,
 produced by :func:`hook_signature` from :func:`inspect.signature` of the spec::
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -188,6 +194,18 @@ def test_docs_site_builds_with_strict_mkdocs(tmp_path: Path) -> None:
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{output}"
     assert (site / "hooks" / "index.html").is_file()
     assert (site / "api" / "hookspecs" / "index.html").is_file()
+    reference = site / "reference" / "configuration-reference" / "index.html"
+    assert "[plugins.sqlite]" in reference.read_text(encoding="utf-8")
+    assert (site / "operations" / "index.html").is_file()
+    plugin_dirs = [p for p in (ROOT / "plugins").glob("agent-sdk-*") if (p / "README.md").is_file()]
+    missing = [
+        p.name
+        for p in plugin_dirs
+        if not (site / "plugins" / p.name.removeprefix("agent-sdk-") / "index.html").is_file()
+    ]
+    assert plugin_dirs
+    assert not missing, f"plugin READMEs without a page: {missing}"
+    assert not list(site.rglob("snippets")), "docs/snippets/ must not be published as pages"
 
 
 def test_every_core_config_section_is_documented() -> None:
@@ -227,3 +245,193 @@ def test_every_cli_command_has_a_section() -> None:
     commands = cli.list_commands(click.Context(cli))
     missing = [c for c in commands if not any(h.startswith(f"`agent-sdk {c}") for h in headings)]
     assert not missing, f"docs/cli.md has no `agent-sdk <command>` heading for {missing}"
+
+
+def test_every_cli_option_is_documented_in_its_commands_section() -> None:
+    import click
+
+    from agent_sdk.cli import cli
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    sections = _sections(page)
+    top = page.split("\n## ", 1)[0]  # the global options, before the first command section
+
+    def options(command: click.Command) -> list[list[str]]:
+        found = [p.opts for p in command.params if isinstance(p, click.Option)]
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None
+                found += options(sub)
+        return found
+
+    own = [p.opts for p in cli.params if isinstance(p, click.Option)]
+    missing = [f"global {opts}" for opts in own if not _mentioned(opts, top)]
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        text = top + "".join(  # options common to all commands are described at the top
+            heading + body
+            for heading, body in sections.items()
+            if re.match(rf"`agent-sdk {name}\b", heading)
+        )
+        missing += [f"{name} {opts}" for opts in options(command) if not _mentioned(opts, text)]
+    assert not missing, f"docs/cli.md does not mention these options in their sections: {missing}"
+
+
+def _mentioned(opts: list[str], text: str) -> bool:
+    return any(re.search(rf"(?<![\w-]){re.escape(o)}(?![\w-])", text) for o in opts)
+
+
+# --- the configuration reference ----------------------------------------------------------
+
+
+def _load_hook(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(
+        f"_docs_hook_{name}", ROOT / "docs" / "_hooks" / f"{name}.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_configuration_reference_has_a_section_and_a_row_for_every_key() -> None:
+    reference = _load_hook("config_reference")
+    schema = json.loads((ROOT / "docs" / "reference" / "agent-sdk.schema.json").read_text())
+    page = reference.render_reference(schema)
+    sections = _sections(page)
+    renderer = reference.SchemaReference(schema)
+    problems = []
+    tables = {f"[{k}]": v for k, v in schema["properties"].items() if k != "plugins"}
+    plugins = schema["properties"]["plugins"]["properties"]
+    tables |= {f"[plugins.{k}]": v for k, v in plugins.items() if k != "disabled"}
+    for table, node in tables.items():
+        resolved = renderer.resolve(node)
+        value = renderer.map_value(resolved)
+        heading = f"`{table[:-1]}.<name>]`" if value is not None else f"`{table}`"
+        if heading not in sections:
+            problems.append(f"no section {heading}")
+            continue
+        keys = (value if value is not None else resolved).get("properties") or {}
+        problems += [f"{table} {key}" for key in keys if f"| `{key}` |" not in sections[heading]]
+    assert "| `disabled` |" in sections["`[plugins]`"]
+    assert not problems, f"the configuration reference misses: {problems}"
+    assert "$ref" not in page
+
+
+def test_configuration_reference_nested_tables_and_defaults() -> None:
+    reference = _load_hook("config_reference")
+    schema = {
+        "properties": {
+            "runtime": {"$ref": "#/$defs/Runtime"},
+            "plugins": {
+                "properties": {
+                    "disabled": {"type": "array", "items": {"type": "string"}},
+                    "demo": {
+                        "type": "object",
+                        "properties": {
+                            "retry": {
+                                "$ref": "#/$defs/Retry",
+                                "default": {"attempts": 5},
+                                "description": "Retries <of> | demo.",
+                            },
+                            "key": {"anyOf": [{"$ref": "#/$defs/Secret"}, {"type": "null"}]},
+                            "mode": {"enum": ["a", "b"], "default": "a"},
+                            "size": {"type": "integer", "minimum": 1},
+                        },
+                        "required": ["size"],
+                    },
+                },
+            },
+        },
+        "$defs": {
+            "Runtime": {
+                "type": "object",
+                "description": "``[runtime]``: engine.",
+                "properties": {
+                    "breaker": {"$ref": "#/$defs/Retry"},
+                    "limits": {"type": "object", "additionalProperties": {"$ref": "#/$defs/Retry"}},
+                },
+            },
+            "Retry": {
+                "type": "object",
+                "properties": {"attempts": {"type": "integer", "default": 3}},
+            },
+            "Secret": {
+                "type": "object",
+                "properties": {"env": {"type": "string"}, "keyring": {"type": "string"}},
+            },
+        },
+    }
+    sections = _sections(reference.render_reference(schema))
+    assert "`[runtime.breaker]`" in sections
+    assert "the schema does not record the default of `breaker`" in sections["`[runtime.breaker]`"]
+    assert "| `attempts` | integer | `3` |" in sections["`[runtime.breaker]`"]
+    assert "`[runtime.limits.<name>]`" in sections
+    demo = sections["`[plugins.demo]`"]
+    assert "| `size` | integer, ≥ 1 | *required* |" in demo
+    assert '| `mode` | one of `"a"`, `"b"` | `"a"` |' in demo
+    assert "| `key` | secret reference" in demo
+    assert "Retries &lt;of&gt; \\| demo." in demo
+    assert "| `attempts` | integer | `5` |" in sections["`[plugins.demo.retry]`"]
+
+
+# --- concepts: the workflow keys, and the layering the architecture page states ------------
+
+
+def test_every_workflow_and_task_key_is_in_the_concepts_tables() -> None:
+    from agent_sdk.runtime.workflow import TaskDef, WorkflowDef
+
+    page = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\|\s*`(\w+)`\s*\|", page, re.MULTILINE))
+    keys = (set(WorkflowDef.model_fields) - {"name"}) | set(TaskDef.model_fields)
+    assert keys <= rows, f"docs/concepts.md has no table row for {sorted(keys - rows)}"
+
+
+def _import_time_imports(path: Path) -> set[str]:
+    """``agent_sdk`` modules *path* imports when loaded (not in functions or TYPE_CHECKING)."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] == "agent_sdk"}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "agent_sdk"
+
+
+def test_imports_follow_the_layers_the_architecture_page_states() -> None:
+    lower = {"kinds", "messages", "events", "errors", "secrets", "logging"}
+    work = {"runtime", "reliability", "observability"}
+    forbidden: dict[str, set[str]] = {
+        **{
+            layer: {"runtime", "reliability", "observability", "config", "plugins"}
+            for layer in lower
+        },
+        **{layer: {"config", "plugins", "app", "cli"} for layer in work},
+    }
+    problems = []
+    for path in sorted((ROOT / "agent_sdk").rglob("*.py")):
+        source = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        layer = _layer(source)
+        for target in _import_time_imports(path):
+            target_layer = _layer(target)
+            if target_layer == "cli" and layer != "cli":
+                problems.append(f"{source} imports {target}")
+            if layer in lower and target_layer in {"app", "cli"}:
+                problems.append(f"{source} imports {target}")
+            if target_layer in forbidden.get(layer, set()):
+                problems.append(f"{source} imports {target}")
+    assert not problems, "imports break the layering of docs/architecture.md: " + "; ".join(
+        problems
+    )

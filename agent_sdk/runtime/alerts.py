@@ -68,12 +68,10 @@ class AlertRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    run_failed: AlertRule = Field(default_factory=AlertRule)
-    task_failed: AlertRule = Field(
-        default_factory=lambda: AlertRule(enabled=False, severity="warning")
-    )
-    circuit_opened: AlertRule = Field(default_factory=lambda: AlertRule(severity="warning"))
-    error_rate: ErrorRateRule = Field(default_factory=ErrorRateRule)
+    run_failed: AlertRule = Field(default=AlertRule())
+    task_failed: AlertRule = Field(default=AlertRule(enabled=False, severity="warning"))
+    circuit_opened: AlertRule = Field(default=AlertRule(severity="warning"))
+    error_rate: ErrorRateRule = Field(default=ErrorRateRule())
 
 
 class AlertsSection(BaseModel):
@@ -87,7 +85,7 @@ class AlertsSection(BaseModel):
     dedup_window_s: float = Field(
         300.0, ge=0, description="Alerts with one dedup key within this many seconds: sent once."
     )
-    rules: AlertRules = Field(default_factory=AlertRules)
+    rules: AlertRules = Field(default=AlertRules())
 
 
 class AlertManager:

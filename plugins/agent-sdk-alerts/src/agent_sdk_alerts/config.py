@@ -98,7 +98,7 @@ class AlertsConfig(EmptyConfig):
         10.0, gt=0, le=300, description="Seconds one delivery attempt may take."
     )
     delivery_retry: RetryPolicy = Field(
-        default_factory=_default_retry,
+        default=_default_retry(),
         description="Retries of transient delivery failures (network errors, HTTP 408/429/5xx, "
         "SMTP 4xx); other failures are not retried.",
     )

@@ -117,17 +117,15 @@ class ToolsConfig(EmptyConfig):
         "http_allow_domains.",
     )
     http_rate_limit: RateLimitPolicy = Field(
-        default_factory=lambda: RateLimitPolicy(rate=5, per_s=1.0),
+        default=RateLimitPolicy(rate=5, per_s=1.0),
         description="Requests http_fetch may start, shared by all hosts (cache hits are free).",
     )
     http_cache: CachePolicy = Field(
-        default_factory=lambda: CachePolicy(
-            enabled=True, ttl_s=300.0, max_entries=256, max_bytes=32 * _MiB
-        ),
+        default=CachePolicy(enabled=True, ttl_s=300.0, max_entries=256, max_bytes=32 * _MiB),
         description="Cache of successful GET results, keyed by URL and arguments.",
     )
     http_breaker: BreakerPolicy = Field(
-        default_factory=BreakerPolicy,
+        default=BreakerPolicy(),
         description="Circuit breaker per host: after failure_threshold connection errors, "
         "timeouts or 5xx answers, calls to that host fail at once for recovery_timeout_s.",
     )
@@ -163,17 +161,15 @@ class ToolsConfig(EmptyConfig):
         default=10, ge=1, le=50, description="Most results one web_search call returns."
     )
     search_rate_limit: RateLimitPolicy = Field(
-        default_factory=lambda: RateLimitPolicy(rate=1, per_s=1.0),
+        default=RateLimitPolicy(rate=1, per_s=1.0),
         description="Searches web_search may start (search engines block eager clients).",
     )
     search_cache: CachePolicy = Field(
-        default_factory=lambda: CachePolicy(
-            enabled=True, ttl_s=600.0, max_entries=256, max_bytes=4 * _MiB
-        ),
+        default=CachePolicy(enabled=True, ttl_s=600.0, max_entries=256, max_bytes=4 * _MiB),
         description="Cache of search results, keyed by query and arguments.",
     )
     search_breaker: BreakerPolicy = Field(
-        default_factory=BreakerPolicy,
+        default=BreakerPolicy(),
         description="Circuit breaker of the search service.",
     )
 
