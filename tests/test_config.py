@@ -738,7 +738,7 @@ def test_a_plain_value_where_a_secret_reference_is_expected_is_never_echoed() ->
     from agent_sdk.errors import ConfigError
     from agent_sdk.kinds.alerts import Alert, AlertSink
     from agent_sdk.plugins import get_plugin_manager, module_plugin
-    from agent_sdk.secrets import SecretRef
+    from agent_sdk.secrets import SecretRef  # noqa: F401 - pydantic resolves the annotation here
 
     class HookConfig(BaseModel):
         model_config = ConfigDict(extra="forbid")

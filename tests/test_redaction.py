@@ -107,6 +107,8 @@ depends_on = ["t"]
         await storage.close()
         REDACTOR.clear()
     assert "upstream rejected key" in dumped, "the error itself is kept"
-    assert SECRET not in dumped, dumped[max(dumped.find(SECRET) - 300, 0) : dumped.find(SECRET) + 50]
+    assert SECRET not in dumped, dumped[
+        max(dumped.find(SECRET) - 300, 0) : dumped.find(SECRET) + 50
+    ]
     assert "***" in dumped
     assert SECRET not in logs.getvalue()

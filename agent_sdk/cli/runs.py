@@ -87,7 +87,7 @@ def list_runs(
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print run, tasks and events as JSON.")
 def show_run(run_id: str, config_path: Path | None, as_json: bool) -> None:
-    """Show RUN_ID: status, input, outputs, each task, and the timeline."""
+    """Show RUN_ID: status, each task, and the timeline (--json adds input and outputs)."""
 
     async def load(storage: Any) -> tuple[Any, list[Any], list[Any], list[Any]]:
         return (

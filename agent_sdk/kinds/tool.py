@@ -23,7 +23,7 @@ import inspect
 from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, get_type_hints
+from typing import Any, ClassVar, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -200,14 +200,31 @@ def _first_paragraph(doc: str | None) -> str:
     return inspect.cleandoc(doc).split("\n\n", 1)[0].replace("\n", " ").strip()
 
 
+@overload
+def tool(fn: Callable[..., Any], /) -> type[FunctionTool]: ...
+
+
+@overload
 def tool(
-    fn: Callable[..., Any] | None = None,
+    fn: None = None,
+    /,
     *,
     name: str | None = None,
     description: str | None = None,
     side_effects: bool = True,
     threaded: bool = True,
-) -> Any:
+) -> Callable[[Callable[..., Any]], type[FunctionTool]]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    side_effects: bool = True,
+    threaded: bool = True,
+) -> type[FunctionTool] | Callable[[Callable[..., Any]], type[FunctionTool]]:
     """Make a :class:`Tool` class from a function.
 
     The argument schema comes from the function's type hints and defaults; a parameter

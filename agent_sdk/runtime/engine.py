@@ -16,9 +16,9 @@ A run, step by step:
    ``[runtime] cancel_poll_s`` when ``agent-sdk cancel RUN_ID`` marks it cancelled in storage.
 
 Resuming (:meth:`Engine.resume`) reloads the run's journal: succeeded tasks keep their stored
-outputs and are not run again; a task that was running (crash, Ctrl-C) continues the *same*
-attempt, replaying every recorded model response and tool result, so no completed tool call is
-executed twice; a failed or cancelled task gets a new attempt.
+outputs and are not run again; a task that was running or was cancelled (crash, Ctrl-C,
+``agent-sdk cancel``) continues the *same* attempt, replaying every recorded model response and
+tool result, so no completed tool call is executed twice; a failed task gets a new attempt.
 """
 
 from __future__ import annotations

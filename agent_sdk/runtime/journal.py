@@ -106,9 +106,9 @@ class EventLog:
     """A run's timeline, buffered and written in batches.
 
     Events are for people (``agent-sdk runs events``), not for resuming, so they are written in
-    one transaction per batch: when :attr:`max_buffer` events are pending, when a task ends,
-    and when the run ends. At most :attr:`max_buffer` events are held in memory; a crash loses
-    at most the unflushed tail of the timeline, never a journal step.
+    one transaction per batch: when :attr:`max_buffer` events are pending, when a task fails
+    for good, and when the run ends. At most :attr:`max_buffer` events are held in memory; a
+    crash loses at most the unflushed tail of the timeline, never a journal step.
     """
 
     max_buffer = 128

@@ -30,7 +30,7 @@ from agent_sdk.secrets import REDACTOR
 
 __all__ = ["MemoryStorage"]
 
-_UPDATABLE = frozenset({"status", "output", "error", "usage"})
+_UPDATABLE = frozenset({"status", "output", "error", "usage", "updated_at"})
 
 
 R = TypeVar("R", RunRecord, TaskRecord, StepRecord, EventRecord, AlertRecord)
@@ -48,7 +48,15 @@ def _clone(record: R) -> R:
 
 def _copy(value: Any) -> Any:
     # a JSON round trip: what a real backend would give back (and no shared mutable state)
-    return json.loads(json.dumps(value)) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return json.loads(json.dumps(value, allow_nan=True))
+    except (TypeError, ValueError) as exc:
+        raise StorageError(
+            f"memory storage: value is not JSON-serialisable: {exc}",
+            hint="store plain JSON values (dict, list, str, int, float, bool, None)",
+        ) from None
 
 
 class MemoryStorage(StorageBackend):
@@ -96,11 +104,14 @@ class MemoryStorage(StorageBackend):
         run = self._runs.get(run_id)
         if run is None:
             raise StorageError(f"no run with id {run_id!r}")
-        for key, value in fields.items():
+        changes: dict[str, Any] = {}
+        for key, value in fields.items():  # validate every value before changing anything
             if key == "error" and value is not None:
                 value = REDACTOR.redact_value(value)
-            setattr(run, key, _copy(value) if key != "status" else value)
-        run.updated_at = time.time()
+            changes[key] = value if key in ("status", "updated_at") else _copy(value)
+        changes.setdefault("updated_at", time.time())
+        for key, value in changes.items():
+            setattr(run, key, value)
         self.writes += 1
 
     async def list_runs(
@@ -151,14 +162,17 @@ class MemoryStorage(StorageBackend):
         return [_clone(s) for s in steps if task_id is None or s.task_id == task_id]
 
     async def append_events(self, events: Sequence[EventRecord]) -> None:
-        for event in events:
+        prepared = [  # all or nothing: a bad event fails the batch before anything is added
+            (event, REDACTOR.redact_value(_copy(event.data) or {})) for event in events
+        ]
+        for event, data in prepared:
             timeline = self._events.setdefault(event.run_id, [])
             timeline.append(
                 EventRecord(
                     run_id=event.run_id,
                     type=event.type,
                     task_id=event.task_id,
-                    data=REDACTOR.redact_value(_copy(event.data) or {}),
+                    data=data,
                     seq=len(timeline) + 1,
                     created_at=event.created_at or time.time(),
                 )
