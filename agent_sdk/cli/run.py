@@ -176,10 +176,13 @@ async def _drive(
         try:
             with progress:
                 if action == "run":
-                    return await engine.run(workflow, run_input)
+                    return await engine.run(workflow, run_input, run_id=_CURRENT["run_id"])
                 return await engine.resume(target, force=force)
         finally:
             app.pm.unregister(reporter)
+
+
+_CURRENT: dict[str, str] = {}  # the run being executed, for the Ctrl-C message
 
 
 def _execute(
@@ -200,14 +203,19 @@ def _execute(
         root.get("log_level") or app.config.logging.level,
     )
     app.startup()
+    if action == "run":
+        from agent_sdk.runtime.engine import new_run_id
+
+        _CURRENT["run_id"] = new_run_id()
     try:
         result = asyncio.run(
             _drive(app, action, target, run_input, not (quiet or as_json), force=force)
         )
     except KeyboardInterrupt:
+        run_id = _CURRENT.get("run_id") or target
         click.echo(
-            "\ninterrupted: the run is recorded as cancelled; finish it with "
-            "`agent-sdk resume RUN_ID` (see `agent-sdk runs list`)",
+            f"\ninterrupted: run {run_id} is recorded as cancelled; finish it with "
+            f"`agent-sdk resume {run_id}`",
             err=True,
         )
         exit_with(EXIT_INTERRUPTED)
