@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import json
 import os
 import time
 import uuid
@@ -62,6 +63,11 @@ __all__ = ["Engine", "RunResult", "new_run_id"]
 RunEnd = Literal["succeeded", "failed", "cancelled"]
 
 log = get_logger(__name__)
+
+
+def _metadata_if_used(value: Any, state: _RunState) -> dict[str, Any] | None:
+    """``state.metadata()`` only when *value* mentions ``${run`` (it is O(tasks) to build)."""
+    return state.metadata() if "${run" in json.dumps(value, default=str) else None
 
 
 def _resolve_setting(value: str, run_input: Any) -> Any:
@@ -570,29 +576,32 @@ class Engine:
             if st != "succeeded":
                 status[task_id] = "pending"  # failed/cancelled/running/skipped get another go
         ready: list[tuple[int, int, str]] = []
+        by_id = {t.id: t for t in wf.tasks}
+        dependents: dict[str, list[str]] = {t.id: [] for t in wf.tasks}
+        waiting_on: dict[str, int] = {}  # pending task -> dependencies not yet succeeded
+        for task in wf.tasks:
+            for dep in task.depends_on:
+                dependents[dep].append(task.id)
+            waiting_on[task.id] = sum(1 for d in task.depends_on if status[d] != "succeeded")
 
-        def push_ready() -> None:
-            queued = {item[2] for item in ready}
-            for task in wf.tasks:
-                if (
-                    status[task.id] == "pending"
-                    and task.id not in queued
-                    and task.id not in running
-                    and all(status[d] == "succeeded" for d in task.depends_on)
-                ):
-                    heapq.heappush(ready, (-task.priority, order[task.id], task.id))
+        def make_ready(task_id: str) -> None:
+            task = by_id[task_id]
+            heapq.heappush(ready, (-task.priority, order[task_id], task_id))
+
+        for task in wf.tasks:  # O(tasks + edges) per run, not per completion
+            if status[task.id] == "pending" and waiting_on[task.id] == 0:
+                make_ready(task.id)
 
         running: dict[str, asyncio.Task[None]] = {}
         failed: list[str] = []
         concurrency = wf.concurrency or self.settings.concurrency
-        push_ready()
         try:
             while ready or running:
                 while ready and len(running) < concurrency:
                     _, _, task_id = heapq.heappop(ready)
                     status[task_id] = "running"
                     running[task_id] = asyncio.create_task(
-                        self._run_task(state, wf.task(task_id)), name=f"task:{task_id}"
+                        self._run_task(state, by_id[task_id]), name=f"task:{task_id}"
                     )
                 done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
                 for fut in done:
@@ -602,7 +611,12 @@ class Engine:
                     if exc is not None:
                         raise exc  # storage failure etc.: stop the run, nothing half-recorded
                     status[task_id] = state.tasks[task_id].status
-                    if status[task_id] != "succeeded":
+                    if status[task_id] == "succeeded":
+                        for dependent in dependents[task_id]:
+                            waiting_on[dependent] -= 1
+                            if waiting_on[dependent] == 0 and status[dependent] == "pending":
+                                make_ready(dependent)
+                    else:
                         failed.append(task_id)
                         if wf.failure_policy == "fail_fast":
                             for other in running.values():
@@ -634,7 +648,6 @@ class Engine:
                                         },
                                     ),
                                 )
-                push_ready()
         finally:
             for fut in running.values():
                 fut.cancel()
@@ -800,7 +813,9 @@ class Engine:
 
     async def _execute_task(self, state: _RunState, task: TaskDef, attempt: int) -> Any:
         if task.tool is not None:
-            args = resolve_references(task.args, state.run.input, state.outputs, state.metadata())
+            args = resolve_references(
+                task.args, state.run.input, state.outputs, _metadata_if_used(task.args, state)
+            )
             ctx = TaskContext(
                 self.services,
                 state.journal,
@@ -823,7 +838,7 @@ class Engine:
         section = self.app.config.agent(task.target)
         agent = self._agent(section.type, section)
         task_input = resolve_references(
-            task.input, state.run.input, state.outputs, state.metadata()
+            task.input, state.run.input, state.outputs, _metadata_if_used(task.input, state)
         )
         ctx = TaskContext(
             self.services,
