@@ -218,3 +218,57 @@ def test_resume_refuses_a_run_whose_process_is_alive(project: dict[str, Path]) -
     with sqlite3.connect(project["db"]) as conn:
         (status,) = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
     assert status == "cancelled"
+
+
+@pytest.mark.slow
+def test_ctrl_c_records_the_run_cancelled_and_resume_finishes_it(
+    project: dict[str, Path],
+) -> None:
+    env = {
+        **os.environ,
+        "SIDE_EFFECT_LOG": str(project["log"]),
+        "AGENT_SDK_LOAD_PLUGINS": "sqlite",
+        "PYTHONPATH": str(project["dir"]),
+        "EFFECT_SLEEP_S": "3",
+    }
+    # start with SIGINT at its default disposition, as a terminal's Ctrl-C finds it (a shell
+    # that launches background jobs would otherwise pass SIGINT on as ignored)
+    launcher = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'agent_sdk.cli', *sys.argv[1:]])"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launcher, "-p", "durable_plugin", "run", "durable", "-q"],
+        cwd=project["dir"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(lines(project["log"])) >= 2)  # second effect call is sleeping
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    with sqlite3.connect(project["db"]) as conn:
+        (run_id, status) = conn.execute("SELECT id, status FROM runs").fetchone()
+    assert status == "cancelled"
+    assert f"agent-sdk resume {run_id}" in err
+
+    env["EFFECT_SLEEP_S"] = "0"
+    resumed = subprocess.run(
+        [sys.executable, "-m", "agent_sdk.cli", "-p", "durable_plugin", "resume", run_id, "--json"],
+        cwd=project["dir"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
+    executed = Counter(lines(project["log"]))
+    first = [line for line in executed if line.split()[1] == "c1"]
+    assert [executed[line] for line in first] == [1], "the completed first call ran again"
