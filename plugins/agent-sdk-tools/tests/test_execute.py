@@ -261,6 +261,10 @@ def _bwrap_app() -> App:
     try:
         cls().probe()
     except SandboxUnavailableError as error:
+        from agent_sdk.testing.services import services_required
+
+        if services_required():  # CI installs bubblewrap: a broken sandbox must not pass
+            pytest.fail(f"bwrap does not work on this machine: {error}")
         pytest.skip(f"bwrap does not work on this machine: {error}")
     config = load_config(text='[sandbox]\nbackend = "bwrap"\n', env={}, pm=pm)
     return App(config, pm, {})
