@@ -228,3 +228,19 @@ def test_policy_rejects_unknown_keys_and_bad_ranges() -> None:
         RetryPolicy(initial_s=10, max_s=1)
     schema = RetryPolicy.model_json_schema()
     assert all("description" in field for field in schema["properties"].values())
+
+
+def test_parse_retry_after_reads_milliseconds_seconds_and_http_dates() -> None:
+    import email.utils
+
+    from agent_sdk.reliability.retry import parse_retry_after
+
+    now = 1_800_000_000.0
+    assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert parse_retry_after({"retry-after": " 2 "}) == 2.0
+    assert parse_retry_after({"retry-after": email.utils.formatdate(now + 30)}, now=now) == 30.0
+    assert parse_retry_after({"retry-after": email.utils.formatdate(now - 30)}, now=now) == 0.0
+    for bad in ("-1", "nan", "inf", "soon"):
+        assert parse_retry_after({"retry-after": bad}) is None
+    assert parse_retry_after({}) is None
+    assert parse_retry_after(None) is None

@@ -8,13 +8,11 @@ and 4xx. ``httpx`` is imported here, when the first alert is sent.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from agent_sdk.logging import get_logger
-from agent_sdk.reliability.retry import Retrier, RetryPolicy
+from agent_sdk.reliability.retry import Retrier, RetryPolicy, parse_retry_after
 from agent_sdk_alerts.errors import AlertDeliveryError
 
 if TYPE_CHECKING:
@@ -39,19 +37,9 @@ def shown_url(url: str) -> str:
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    """Seconds to wait from a ``Retry-After`` header value (delta-seconds or HTTP date), or
+    ``None``; see :func:`agent_sdk.reliability.retry.parse_retry_after`."""
+    return parse_retry_after({"retry-after": value} if value else None, now=now)
 
 
 def _failure(what: str, response: httpx.Response) -> AlertDeliveryError:

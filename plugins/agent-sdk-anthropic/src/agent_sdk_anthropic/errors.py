@@ -30,64 +30,16 @@ This module imports ``anthropic`` only inside :func:`map_anthropic_error`.
 
 from __future__ import annotations
 
-import email.utils
-import math
 import sys
-import time
 from collections.abc import Mapping
-from datetime import UTC
 from typing import Any
 
 from agent_sdk.errors import AgentSDKError, ModelProviderError, RateLimitError, TransientError
+from agent_sdk.reliability.retry import parse_retry_after
 
 __all__ = ["ErrorContext", "map_anthropic_error", "map_status", "parse_retry_after"]
 
 _MAX_SERVER_MESSAGE = 500
-
-
-def parse_retry_after(
-    headers: Mapping[str, str] | Any, *, now: float | None = None
-) -> float | None:
-    """Seconds to wait according to a response's headers, or ``None`` when it does not say.
-
-    Reads ``retry-after-ms`` (milliseconds) first, then ``Retry-After`` in either of its HTTP
-    forms: delay-seconds (``"2"``, also ``"1.5"``) or an HTTP-date
-    (``"Wed, 21 Oct 2026 07:28:00 GMT"``, counted from *now*). Negative, non-finite or
-    unparsable values are ignored; a date in the past means ``0.0``.
-
-    Args:
-        headers: the response headers (any mapping with case-insensitive ``get``, e.g. the
-            SDK's ``httpx`` headers; a plain dict must use lower-case names).
-        now: the current time as a UNIX timestamp (default: ``time.time()``).
-    """
-    if headers is None:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            millis = float(raw_ms)
-        except ValueError:
-            millis = -1.0
-        if math.isfinite(millis) and millis >= 0:
-            return millis / 1000.0
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 class ErrorContext:
