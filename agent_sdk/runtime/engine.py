@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import heapq
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -894,8 +893,3 @@ class Engine:
                 hint="pass an existing directory, e.g. --set path=/path/to/project",
             )
         return path.resolve()
-
-    @staticmethod
-    def default_workspace() -> Path:
-        """The default tools' workspace: the current directory."""
-        return Path(os.getcwd())

@@ -64,10 +64,6 @@ class Journal:
             self.replayed += 1
         return step
 
-    def has(self, key: str) -> bool:
-        """``True`` if *key* is recorded (does not count as a replay)."""
-        return key in self._recorded
-
     def count(self, type: str) -> int:
         """How many recorded steps have *type* (e.g. ``"tool_result"``)."""
         return sum(1 for step in self._recorded.values() if step.type == type)
